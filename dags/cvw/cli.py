@@ -1,0 +1,183 @@
+"""`cvw` — the command line of the customer value warehouse. `cvw <command> --help` for each command.
+
+The Airflow DAG calls the same functions (cvw.pipeline), so a run from here equals a DAG run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+from cvw import settings as settings_mod
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def _print(obj) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def cmd_generate(args) -> int:
+    from cvw.generate import generate
+
+    summary = generate(
+        Path(args.out), customers=args.customers, days=args.days, seed=args.seed,
+        end_date=args.end_date, bad_rows_rate=args.bad_rows_rate,
+    )
+    _print(summary)
+    return 0
+
+
+def cmd_import_transactions(args) -> int:
+    from cvw.importer import import_transactions
+
+    summary = import_transactions(
+        Path(args.file), Path(args.out), customer_col=args.customer_col, date_col=args.date_col,
+        amount_col=args.amount_col, quantity_col=args.quantity_col, date_format=args.date_format,
+        delimiter=args.delimiter, header=not args.no_header,
+        columns=args.columns.split(",") if args.columns else None,
+    )
+    _print(summary)
+    return 0
+
+
+def cmd_ingest(args, s) -> int:
+    from cvw.ingest import ingest_landing
+
+    _print(ingest_landing(s).as_dict())
+    return 0
+
+
+def cmd_build(args, s) -> int:
+    from cvw.pipeline import step_build
+
+    _print(step_build(s, args.as_of))
+    return 0
+
+
+def cmd_gate(args, s) -> int:
+    from cvw.pipeline import new_run_id, step_gate
+
+    _print(step_gate(s, args.as_of, new_run_id(args.as_of)))
+    return 0
+
+
+def cmd_run(args, s) -> int:
+    from cvw.pipeline import run
+
+    _print(run(s, args.as_of))
+    return 0
+
+
+def cmd_status(args, s) -> int:
+    """Print the published tables with row counts, the publish log and the row accounting."""
+    from cvw.report import status_text
+
+    print(status_text(s))
+    return 0
+
+
+def cmd_quarantine(args, s) -> int:
+    from cvw.report import problem_rows
+
+    print(problem_rows(s, limit=args.limit))
+    return 0
+
+
+def cmd_expectations(args) -> int:
+    from cvw.quality import export_suites
+
+    for path in export_suites(Path(args.out)):
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cvw",
+        description="Customer value warehouse: ingest landing files, build with dbt, gate with Great "
+        "Expectations, publish to analytics. Paths come from CVW_* environment variables (see README).",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    g = sub.add_parser("generate", help="write a synthetic landing data set with ground truth")
+    g.add_argument("--customers", type=int, default=2000, help="number of customers (default 2000)")
+    g.add_argument("--days", type=int, default=730, help="days of history ending on --end-date (default 730)")
+    g.add_argument("--seed", type=int, default=42, help="random seed; same seed, same files (default 42)")
+    g.add_argument("--end-date", type=_date, default=date(2025, 12, 31), help="last day (default 2025-12-31)")
+    g.add_argument("--bad-rows-rate", type=float, default=0.0, help="rate of each bad-row kind (default 0)")
+    g.add_argument("--out", required=True, help="landing folder to write (one folder per entity)")
+    g.set_defaults(func=cmd_generate, needs_settings=False)
+
+    t = sub.add_parser("import-transactions", help="turn a plain transaction log into landing files")
+    t.add_argument("file", help="the transaction log (CSV or whitespace-separated)")
+    t.add_argument("--out", required=True, help="landing folder to write")
+    t.add_argument("--customer-col", required=True, help="customer id column")
+    t.add_argument("--date-col", required=True, help="transaction date column")
+    t.add_argument("--amount-col", required=True, help="amount column (revenue of the transaction)")
+    t.add_argument("--quantity-col", help="quantity column (default: 1 per transaction)")
+    t.add_argument("--date-format", help="strptime format of the date column, e.g. %%Y%%m%%d")
+    t.add_argument("--delimiter", help="field delimiter (default: sniffed; use ' ' for whitespace)")
+    t.add_argument("--no-header", action="store_true", help="the file has no header row (give --columns)")
+    t.add_argument("--columns", help="comma-separated column names when the file has no header")
+    t.set_defaults(func=cmd_import_transactions, needs_settings=False)
+
+    i = sub.add_parser("ingest", help="load new landing files into raw (idempotent)")
+    i.set_defaults(func=cmd_ingest)
+
+    b = sub.add_parser("build", help="dbt build (models + tests) into the audit area for --as-of")
+    b.add_argument("--as-of", type=_date, required=True, help="as-of date D (YYYY-MM-DD)")
+    b.set_defaults(func=cmd_build)
+
+    q = sub.add_parser("gate", help="run the Great Expectations publish gate on the audit marts")
+    q.add_argument("--as-of", type=_date, required=True, help="as-of date D (YYYY-MM-DD)")
+    q.set_defaults(func=cmd_gate)
+
+    r = sub.add_parser("run", help="ingest -> build -> gate -> publish for one as-of date")
+    r.add_argument("--as-of", type=_date, required=True, help="as-of date D (YYYY-MM-DD)")
+    r.set_defaults(func=cmd_run)
+
+    st = sub.add_parser("status", help="published tables, row counts, publish log and row accounting")
+    st.set_defaults(func=cmd_status)
+
+    qu = sub.add_parser("quarantine", help="show quarantined and rejected rows with their reasons")
+    qu.add_argument("--limit", type=int, default=20, help="rows per list (default 20)")
+    qu.set_defaults(func=cmd_quarantine)
+
+    e = sub.add_parser("expectations", help="export the GX suites (code) to expectations/*.json")
+    e.add_argument("--out", default=str(settings_mod.EXPECTATIONS_DIR), help="folder (default expectations/)")
+    e.set_defaults(func=cmd_expectations, needs_settings=False)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("great_expectations", "py4j", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from cvw.errors import USER_ERRORS
+
+    try:
+        if getattr(args, "needs_settings", True):
+            return args.func(args, settings_mod.load())
+        return args.func(args)
+    except USER_ERRORS as exc:
+        print(f"cvw {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""DuckDB connections with errors that say what to do."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the DuckDB file."""
+
+
+@contextlib.contextmanager
+def connect(path: Path, read_only: bool = False) -> Iterator:
+    """Open a DuckDB file (creating its folder when writing); close it on exit."""
+    import duckdb
+
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseLockedError(
+                f"{path} is held by another process ({exc}). The working warehouse has one writer: wait for "
+                "the running job (or stop it), and point BI tools at the published analytics file, never at "
+                "the working warehouse."
+            ) from exc
+        raise
+    try:
+        yield con
+    finally:
+        con.close()

@@ -1,0 +1,77 @@
+"""Run dbt in-process through dbtRunner (one process, so no fight over DuckDB's file lock)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import date
+
+from cvw.settings import DBT_PROJECT_DIR, Settings
+
+log = logging.getLogger(__name__)
+
+
+class DbtError(RuntimeError):
+    """dbt failed: the message lists the failing nodes and their messages."""
+
+
+@dataclass
+class DbtResult:
+    command: str
+    success: bool
+    seconds: float
+    statuses: dict[str, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()))
+        return f"dbt {self.command}: {counts or 'nothing ran'} in {self.seconds:.1f}s"
+
+
+def run_dbt(settings: Settings, args: list[str], as_of: date | None = None, extra_vars: dict | None = None) -> DbtResult:
+    """Run `dbt <args>` against the project with the run's as-of date; raise DbtError on failure."""
+    from dbt.cli.main import dbtRunner
+
+    variables = dict(extra_vars or {})
+    if as_of is not None:
+        variables["as_of_date"] = as_of.isoformat()
+    target_path = settings.home / "dbt" / "target"
+    log_path = settings.home / "dbt" / "logs"
+    cli_args = [
+        *args,
+        "--project-dir", str(DBT_PROJECT_DIR),
+        "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target", settings.target,
+        "--target-path", str(target_path),
+        "--log-path", str(log_path),
+        "--threads", str(settings.dbt_threads),
+    ]
+    if variables:
+        cli_args += ["--vars", json.dumps(variables)]
+    os.environ.update(settings.env())
+    started = time.monotonic()
+    log.info("dbt %s", " ".join(args))
+    res = dbtRunner().invoke(cli_args)
+    seconds = time.monotonic() - started
+    result = DbtResult(command=" ".join(args), success=bool(res.success), seconds=seconds)
+    for r in getattr(res.result, "results", None) or []:
+        status = str(getattr(r.status, "value", r.status))
+        result.statuses[status] = result.statuses.get(status, 0) + 1
+        if status in ("error", "fail", "runtime error"):
+            result.failures.append(f"{r.node.unique_id}: {status}: {(r.message or '').strip()[:500]}")
+    log.info(result.summary())
+    if not res.success:
+        detail = "\n  ".join(result.failures) or repr(res.exception)
+        raise DbtError(
+            f"dbt {' '.join(args)} failed; nothing was published.\n  {detail}\n"
+            f"Full log: {log_path / 'dbt.log'}"
+        )
+    return result
+
+
+def build(settings: Settings, as_of: date) -> DbtResult:
+    """Seed, build and test every model into the audit area for as-of date D."""
+    return run_dbt(settings, ["build"], as_of=as_of)

@@ -1,0 +1,8 @@
+"""Errors a user can act on: the CLI prints their message without a traceback."""
+
+from cvw.db import WarehouseLockedError
+from cvw.dbt import DbtError
+from cvw.ingest import IngestError
+from cvw.quality import GateFailed
+
+USER_ERRORS = (IngestError, DbtError, GateFailed, WarehouseLockedError)

@@ -1,0 +1,80 @@
+"""The four steps of a run for as-of date D: ingest -> dbt build -> quality gate -> publish.
+
+The CLI (`cvw run`) and the Airflow DAG call these same functions. Each step returns a small JSON-able
+summary (the DAG passes them on through XCom) and raises on failure, so nothing after a failed step runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import date, datetime, timezone
+
+from cvw.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def new_run_id(as_of: date) -> str:
+    """A run id that sorts by time and names its as-of date."""
+    return f"{as_of.isoformat()}__{datetime.now(timezone.utc):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
+
+
+def step_ingest(settings: Settings, run_id: str) -> dict:
+    from cvw.ingest import ingest_landing
+
+    return ingest_landing(settings, run_id=run_id).as_dict()
+
+
+def step_build(settings: Settings, as_of: date) -> dict:
+    from cvw.dbt import build
+
+    result = build(settings, as_of)
+    return {"seconds": round(result.seconds, 3), "statuses": result.statuses}
+
+
+def step_gate(settings: Settings, as_of: date, run_id: str) -> dict:
+    from cvw.publish import previous_row_counts
+    from cvw.quality import run_gate
+
+    result = run_gate(settings, as_of, run_id, previous_rows=previous_row_counts(settings, as_of))
+    return {
+        "seconds": round(result.seconds, 3),
+        "checks": len(result.checks),
+        "failed": len(result.failed),
+        "row_counts": result.row_counts,
+        "report": str(result.report),
+        "data_docs": result.data_docs,
+    }
+
+
+def step_publish(settings: Settings, as_of: date, run_id: str, gate: dict, run_summary: dict | None = None) -> dict:
+    from cvw.publish import publish
+    from cvw.quality import PUBLISHED_TABLES
+
+    result = publish(
+        settings, as_of, run_id, PUBLISHED_TABLES, gate_checks=gate["checks"], gate_failed=gate["failed"],
+        run_summary=run_summary,
+    )
+    return {
+        "seconds": round(result.seconds, 3),
+        "replaced_current": result.replaced_current,
+        "row_counts": result.row_counts,
+        "path": str(result.path),
+    }
+
+
+def run(settings: Settings, as_of: date, run_id: str | None = None) -> dict:
+    """Run all four steps for D; returns the run summary (also stored in publish_log)."""
+    run_id = run_id or new_run_id(as_of)
+    started = time.monotonic()
+    summary: dict = {"as_of_date": as_of.isoformat(), "run_id": run_id}
+    log.info("run %s: as_of_date=%s warehouse=%s", run_id, as_of, settings.warehouse)
+    summary["ingest"] = step_ingest(settings, run_id)
+    summary["build"] = step_build(settings, as_of)
+    summary["gate"] = step_gate(settings, as_of, run_id)
+    summary["publish"] = step_publish(settings, as_of, run_id, summary["gate"], run_summary=dict(summary))
+    summary["seconds"] = round(time.monotonic() - started, 3)
+    log.info("run %s finished in %.1fs", run_id, summary["seconds"])
+    return summary

@@ -1,0 +1,346 @@
+"""The publish gate: Great Expectations suites over the freshly built audit marts.
+
+GX's SQL datasource does not work on DuckDB (PITFALLS 3), so each table is read from DuckDB through
+Arrow into pandas and validated as a dataframe asset. One suite per published table (suite name ==
+table name), one checkpoint per table (`publish_gate__<table>`), Data Docs as the human-readable report.
+dbt tests own structure (keys, not-null, accepted values, relationships); these suites own ranges,
+point-in-time bounds, freshness and row-count bands against the previous publish.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from cvw import db
+from cvw.settings import DBT_PROJECT_DIR, EXPECTATIONS_DIR, Settings
+
+log = logging.getLogger(__name__)
+
+# Keys used to show sample failing rows.
+TABLE_KEYS: dict[str, list[str]] = {
+    "dim_customers": ["customer_id"],
+    "fct_orders": ["order_id"],
+    "fct_order_lines": ["order_id", "line_number"],
+    "fct_returns": ["return_id"],
+    "fct_service_interactions": ["interaction_id"],
+    "fct_marketing_contacts": ["contact_id"],
+}
+GATE_DEFAULTS = {
+    "gate_row_count_min_ratio": 0.5,
+    "gate_row_count_max_ratio": 2.0,
+    "gate_row_count_slack": 1000,
+    "gate_freshness_days": 3,
+}
+
+
+class GateFailed(RuntimeError):
+    """At least one expectation failed; nothing is published. The message names table, check, rows."""
+
+
+@dataclass
+class CheckResult:
+    table: str
+    check: str
+    kwargs: dict
+    success: bool
+    unexpected_count: int | None = None
+    sample: list = field(default_factory=list)
+
+
+@dataclass
+class GateResult:
+    as_of: date
+    checks: list[CheckResult] = field(default_factory=list)
+    row_counts: dict[str, int] = field(default_factory=dict)
+    report: Path | None = None
+    data_docs: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def success(self) -> bool:
+        return all(c.success for c in self.checks)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.success]
+
+    def summary(self) -> str:
+        state = "passed" if self.success else "FAILED"
+        return (
+            f"gate {state}: {len(self.checks) - len(self.failed)}/{len(self.checks)} checks passed over "
+            f"{len(self.row_counts)} tables in {self.seconds:.1f}s; report {self.report}"
+        )
+
+    def failure_message(self) -> str:
+        lines = [f"quality gate failed for as_of_date {self.as_of}; nothing was published:"]
+        for c in self.failed:
+            args = ", ".join(f"{k}={v}" for k, v in c.kwargs.items() if k != "result_format")
+            lines.append(f"  {c.table}: {c.check}({args}) failed on {c.unexpected_count} row(s); sample: {c.sample[:5]}")
+        lines.append(f"Report: {self.report}  Data Docs: {self.data_docs}")
+        return "\n".join(lines)
+
+
+def gate_vars() -> dict:
+    """Gate thresholds: dbt vars in dbt_project.yml (the one place for thresholds), with defaults."""
+    import yaml
+
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    configured = project.get("vars") or {}
+    return {k: configured.get(k, v) for k, v in GATE_DEFAULTS.items()}
+
+
+# --- suites: small functions, one per table; `cvw expectations export` writes them to expectations/ ---
+
+def _facts_dated(column: str, as_of: date, freshness_days: int | None = None) -> list:
+    """Point-in-time guard (nothing after D) and, optionally, freshness (something within N days of D)."""
+    import great_expectations.expectations as gxe
+
+    low = (as_of - timedelta(days=freshness_days)).isoformat() if freshness_days is not None else None
+    return [gxe.ExpectColumnMaxToBeBetween(column=column, min_value=low, max_value=as_of.isoformat())]
+
+
+def _stamped(as_of: date) -> list:
+    """Every row carries the run's as_of_date."""
+    import great_expectations.expectations as gxe
+
+    d = as_of.isoformat()
+    return [
+        gxe.ExpectColumnMinToBeBetween(column="as_of_date", min_value=d, max_value=d),
+        gxe.ExpectColumnMaxToBeBetween(column="as_of_date", min_value=d, max_value=d),
+    ]
+
+
+def suite_dim_customers(as_of: date, v: dict) -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectColumnValuesToBeBetween(column="age_years", min_value=0, max_value=120),
+        gxe.ExpectColumnValuesToBeBetween(column="employee_count", min_value=0),
+        gxe.ExpectColumnValuesToBeBetween(column="annual_revenue", min_value=0),
+        gxe.ExpectColumnValuesToNotBeNull(column="customer_type", mostly=0.95),
+        *_stamped(as_of),
+    ]
+
+
+def suite_fct_orders(as_of: date, v: dict) -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectColumnValuesToBeBetween(column="revenue", min_value=0),
+        gxe.ExpectColumnValuesToBeBetween(column="discount_amount", min_value=0),
+        gxe.ExpectColumnValuesToBeBetween(column="line_count", min_value=1, mostly=0.99),
+        *_facts_dated("order_date", as_of, int(v["gate_freshness_days"])),
+        *_stamped(as_of),
+    ]
+
+
+def suite_fct_order_lines(as_of: date, v: dict) -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectColumnValuesToBeBetween(column="quantity", min_value=0),
+        gxe.ExpectColumnValuesToBeBetween(column="unit_price", min_value=0),
+        gxe.ExpectColumnValuesToBeBetween(column="unit_cost", min_value=0),
+        gxe.ExpectColumnValuesToBeBetween(column="line_revenue", min_value=0, mostly=0.999),
+        *_facts_dated("order_date", as_of),
+    ]
+
+
+def suite_fct_returns(as_of: date, v: dict) -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectColumnValuesToBeBetween(column="quantity", min_value=0),
+        gxe.ExpectColumnValuesToBeBetween(column="refund_amount", min_value=0),
+        *_facts_dated("return_date", as_of),
+    ]
+
+
+def suite_fct_service_interactions(as_of: date, v: dict) -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectColumnValuesToBeBetween(column="duration_minutes", min_value=0, max_value=24 * 60),
+        *_facts_dated("interaction_date", as_of),
+    ]
+
+
+def suite_fct_marketing_contacts(as_of: date, v: dict) -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectColumnMeanToBeBetween(column="responded", min_value=0, max_value=1),
+        *_facts_dated("contact_date", as_of),
+    ]
+
+
+SUITES: dict[str, Callable[[date, dict], list]] = {
+    "dim_customers": suite_dim_customers,
+    "fct_orders": suite_fct_orders,
+    "fct_order_lines": suite_fct_order_lines,
+    "fct_returns": suite_fct_returns,
+    "fct_service_interactions": suite_fct_service_interactions,
+    "fct_marketing_contacts": suite_fct_marketing_contacts,
+}
+PUBLISHED_TABLES = tuple(SUITES)
+
+
+def row_count_expectation(previous: int | None, v: dict):
+    """Row count within a band around the previous publish (or at least one row on the first publish)."""
+    import great_expectations.expectations as gxe
+
+    if previous is None:
+        return gxe.ExpectTableRowCountToBeBetween(min_value=1)
+    slack = int(v["gate_row_count_slack"])
+    return gxe.ExpectTableRowCountToBeBetween(
+        min_value=max(0, int(previous * float(v["gate_row_count_min_ratio"])) - slack),
+        max_value=int(previous * float(v["gate_row_count_max_ratio"])) + slack,
+    )
+
+
+def build_suite(table: str, as_of: date, previous_rows: int | None = None, v: dict | None = None):
+    """The GX suite for one table as of D."""
+    import great_expectations as gx
+
+    v = v or gate_vars()
+    expectations = [row_count_expectation(previous_rows, v), *SUITES[table](as_of, v)]
+    return gx.ExpectationSuite(name=table, expectations=expectations)
+
+
+def _quiet_gx() -> None:
+    """GX is chatty (PITFALLS 4): no analytics, no progress bars, warnings only."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    for name in ("great_expectations", "great_expectations._docs_decorators"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _context(settings: Settings):
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    root = settings.home / "gx"
+    root.mkdir(parents=True, exist_ok=True)
+    ctx = gx.get_context(mode="file", project_root_dir=str(root))
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return ctx
+
+
+def _as_jsonable(value):
+    if isinstance(value, dict):
+        return {k: _as_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_jsonable(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def run_gate(
+    settings: Settings,
+    as_of: date,
+    run_id: str,
+    previous_rows: dict[str, int] | None = None,
+    schema: str = "marts",
+    tables: tuple[str, ...] = PUBLISHED_TABLES,
+) -> GateResult:
+    """Validate every audit table; write a JSON report and Data Docs; raise GateFailed on any failure."""
+    _quiet_gx()
+    import great_expectations as gx
+
+    started = time.monotonic()
+    v = gate_vars()
+    ctx = _context(settings)
+    source = ctx.data_sources.add_or_update_pandas("audit_marts")
+    result = GateResult(as_of=as_of)
+    with db.connect(settings.warehouse) as con:
+        for table in tables:
+            df = con.sql(f"select * from {schema}.{table}").to_arrow_table().to_pandas()
+            result.row_counts[table] = len(df)
+            names = [a.name for a in source.assets]
+            asset = source.get_asset(table) if table in names else source.add_dataframe_asset(table)
+            batch_names = [b.name for b in asset.batch_definitions]
+            batch = asset.get_batch_definition("whole") if "whole" in batch_names else (
+                asset.add_batch_definition_whole_dataframe("whole")
+            )
+            suite = ctx.suites.add_or_update(build_suite(table, as_of, (previous_rows or {}).get(table), v))
+            validation = ctx.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=f"publish_gate__{table}", data=batch, suite=suite)
+            )
+            checkpoint = ctx.checkpoints.add_or_update(
+                gx.Checkpoint(
+                    name=f"publish_gate__{table}",
+                    validation_definitions=[validation],
+                    actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+                    result_format={
+                        "result_format": "COMPLETE",
+                        "unexpected_index_column_names": TABLE_KEYS[table],
+                        "partial_unexpected_count": 5,
+                    },
+                )
+            )
+            outcome = checkpoint.run(batch_parameters={"dataframe": df}, run_id=None)
+            for run_result in outcome.run_results.values():
+                for r in run_result.results:
+                    cfg = r.expectation_config
+                    res = r.result or {}
+                    result.checks.append(
+                        CheckResult(
+                            table=table,
+                            check=cfg.type,
+                            kwargs=_as_jsonable({k: v for k, v in cfg.kwargs.items() if k != "batch_id"}),
+                            success=bool(r.success),
+                            unexpected_count=res.get("unexpected_count"),
+                            sample=_as_jsonable((res.get("unexpected_index_list") or [])[:5]
+                                                or res.get("observed_value")),
+                        )
+                    )
+            log.info("gate %s: %d rows, %s", table, len(df),
+                     "ok" if all(c.success for c in result.checks if c.table == table) else "FAILED")
+    result.seconds = time.monotonic() - started
+    sites = ctx.get_docs_sites_urls()
+    result.data_docs = sites[0]["site_url"] if sites else None
+    report_dir = settings.reports_dir / as_of.isoformat()
+    report_dir.mkdir(parents=True, exist_ok=True)
+    result.report = report_dir / f"gate_{run_id}.json"
+    result.report.write_text(json.dumps({
+        "as_of_date": as_of.isoformat(),
+        "run_id": run_id,
+        "success": result.success,
+        "row_counts": result.row_counts,
+        "data_docs": result.data_docs,
+        "checks": [c.__dict__ for c in result.checks],
+    }, indent=2, default=str))
+    log.info(result.summary())
+    if not result.success:
+        raise GateFailed(result.failure_message())
+    return result
+
+
+def export_suites(out: Path = EXPECTATIONS_DIR, as_of: date = date(2000, 1, 1)) -> list[Path]:
+    """Write every suite (for a fixed example as-of date, first publish) to `expectations/<table>.json`."""
+    _quiet_gx()
+    written = []
+    out.mkdir(parents=True, exist_ok=True)
+    for table in PUBLISHED_TABLES:
+        suite = build_suite(table, as_of, None, dict(GATE_DEFAULTS))
+        doc = {
+            "name": table,
+            "example_as_of_date": as_of.isoformat(),
+            "expectations": [
+                {"type": e.expectation_type, "kwargs": _as_jsonable(e.configuration.kwargs)}
+                for e in suite.expectations
+            ],
+        }
+        path = out / f"{table}.json"
+        path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written

@@ -1,0 +1,21 @@
+{# The run's as-of date D as a SQL date literal; fails loudly when the var is missing. #}
+{% macro as_of_date() -%}
+    {%- set d = var('as_of_date') -%}
+    {%- if d is none and execute -%}
+        {{ exceptions.raise_compiler_error("var 'as_of_date' is not set: run through `cvw run --as-of YYYY-MM-DD` or pass --vars '{as_of_date: YYYY-MM-DD}'") }}
+    {%- endif -%}
+    cast('{{ d or "1970-01-01" }}' as date)
+{%- endmacro %}
+
+{# True when timestamp column `ts` falls on or before D (i.e. before D + 1 day). #}
+{% macro on_or_before_as_of(ts) -%}
+    {{ ts }} < {{ dbt.dateadd('day', 1, as_of_date()) }}
+{%- endmacro %}
+
+{# The date a landing file is named after (…YYYY-MM-DD… or …YYYYMMDD…), null when it carries none. #}
+{% macro file_date(source_file) -%}
+    coalesce(
+        try_strptime(regexp_extract({{ source_file }}, '(\d{4}-\d{2}-\d{2})[^/]*$', 1), '%Y-%m-%d'),
+        try_strptime(regexp_extract({{ source_file }}, '(\d{8})[^/]*$', 1), '%Y%m%d')
+    )::date
+{%- endmacro %}

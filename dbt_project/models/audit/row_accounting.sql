@@ -1,0 +1,57 @@
+{# Row accounting per entity (SPEC §8): file rows = accepted + quarantined + rejected. #}
+with
+
+manifest as (
+
+    select
+        entity,
+        sum(rows_loaded + rows_quarantined) as file_rows,
+        sum(rows_quarantined) as quarantined_rows
+
+    from {{ source('ingest', 'file_manifest') }}
+    group by 1
+
+),
+
+{% for entity in crm_entities() %}
+{{ entity }} as (
+
+    select
+        '{{ entity }}' as entity,
+        count(*) as raw_rows,
+        count(*) filter (where rejection_reason is null) as accepted_rows,
+        count(*) filter (where rejection_reason is not null) as rejected_rows
+
+    from {{ ref('int_crm__' ~ entity ~ '_validated') }}
+
+),
+
+{% endfor %}
+validated as (
+
+    {% for entity in crm_entities() %}
+    select * from {{ entity }}
+    {{ 'union all' if not loop.last }}
+    {% endfor %}
+
+),
+
+accounted as (
+
+    select
+        validated.entity,
+        coalesce(manifest.file_rows, 0) as file_rows,
+        validated.raw_rows,
+        validated.accepted_rows,
+        coalesce(manifest.quarantined_rows, 0) as quarantined_rows,
+        validated.rejected_rows,
+        coalesce(manifest.file_rows, 0)
+            = validated.accepted_rows + coalesce(manifest.quarantined_rows, 0) + validated.rejected_rows
+            as balanced
+
+    from validated
+    left join manifest using (entity)
+
+)
+
+select * from accounted

@@ -1,0 +1,47 @@
+with
+
+returns as (
+
+    select * from {{ ref('int_crm__returns_validated') }}
+    where rejection_reason is null
+        and {{ on_or_before_as_of('return_ts') }}
+
+),
+
+{# the product's unit cost and the order's customer; a return names its order and product #}
+order_products as (
+
+    select
+        order_id,
+        product_id,
+        max(customer_id) as customer_id,
+        max(unit_cost) as unit_cost
+
+    from {{ ref('fct_order_lines') }}
+    group by 1, 2
+
+),
+
+final as (
+
+    select
+        cast(returns.return_id as varchar) as return_id,
+        cast(returns.order_id as varchar) as order_id,
+        cast(returns.product_id as varchar) as product_id,
+        cast(order_products.customer_id as varchar) as customer_id,
+        cast(returns.return_ts as timestamp) as return_ts,
+        cast(returns.return_ts as date) as return_date,
+        cast(returns.quantity as integer) as quantity,
+        cast(returns.refund_amount as decimal(18, 2)) as refund_amount,
+        cast(returns.quantity * order_products.unit_cost as decimal(18, 2)) as returned_cost,
+        cast(returns.reason as varchar) as reason,
+        {{ as_of_date() }} as as_of_date
+
+    from returns
+    inner join order_products
+        on returns.order_id = order_products.order_id
+        and returns.product_id = order_products.product_id
+
+)
+
+select * from final
