@@ -20,7 +20,14 @@ def connect(path: Path, read_only: bool = False) -> Iterator:
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.ConnectionException as exc:
+            # this process already holds the file read-write (dbt-duckdb keeps its database open after a
+            # build); DuckDB then only hands out connections of that same configuration
+            if not (read_only and "different configuration" in str(exc)):
+                raise
+            con = duckdb.connect(str(path))
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise WarehouseLockedError(

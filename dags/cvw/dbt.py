@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -31,6 +32,21 @@ class DbtResult:
         return f"dbt {self.command}: {counts or 'nothing ran'} in {self.seconds:.1f}s"
 
 
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """Set environment variables for the duration of the block, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def run_dbt(settings: Settings, args: list[str], as_of: date | None = None, extra_vars: dict | None = None) -> DbtResult:
     """Run `dbt <args>` against the project with the run's as-of date; raise DbtError on failure."""
     from dbt.cli.main import dbtRunner
@@ -51,10 +67,10 @@ def run_dbt(settings: Settings, args: list[str], as_of: date | None = None, extr
     ]
     if variables:
         cli_args += ["--vars", json.dumps(variables)]
-    os.environ.update(settings.env())
     started = time.monotonic()
     log.info("dbt %s", " ".join(args))
-    res = dbtRunner().invoke(cli_args)
+    with _environment(settings.env()):  # profiles.yml reads the connection from env_var()
+        res = dbtRunner().invoke(cli_args)
     seconds = time.monotonic() - started
     result = DbtResult(command=" ".join(args), success=bool(res.success), seconds=seconds)
     for r in getattr(res.result, "results", None) or []:

@@ -174,7 +174,7 @@ def _csv_header(path: Path) -> list[str]:
 
 
 def _parquet_header(con, path: Path) -> list[str]:
-    rows = con.execute("select name from parquet_schema(?) where name != 'schema'", [str(path)]).fetchall()
+    rows = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
     return [r[0].lower() for r in rows]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -310,7 +311,7 @@ def run_gate(
     result.data_docs = sites[0]["site_url"] if sites else None
     report_dir = settings.reports_dir / as_of.isoformat()
     report_dir.mkdir(parents=True, exist_ok=True)
-    result.report = report_dir / f"gate_{run_id}.json"
+    result.report = report_dir / f"gate_{re.sub(r'[^A-Za-z0-9_.-]+', '_', run_id)}.json"
     result.report.write_text(json.dumps({
         "as_of_date": as_of.isoformat(),
         "run_id": run_id,

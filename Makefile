@@ -1,0 +1,33 @@
+# The two front-door commands: `make demo` and `make test`. Both create .venv and install on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export CVW_HOME ?= $(CURDIR)/data/demo
+
+.PHONY: demo test install lint bench clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed  ## create .venv and install the pinned stack
+
+demo: $(VENV)/.installed  ## generate data, run the real Airflow DAG once on DuckDB, print what was published
+	PATH="$(BIN):$$PATH" bash scripts/demo.sh
+
+test: $(VENV)/.installed  ## the test suite
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed  ## ruff
+	$(BIN)/ruff check dags scripts tests
+
+bench: $(VENV)/.installed  ## pipeline benchmark (100k customers, two years; takes minutes)
+	$(BIN)/python scripts/bench_pipeline.py
+
+clean:  ## remove generated data (not the venv)
+	rm -rf data dbt_project/target dbt_project/logs

@@ -1,0 +1,94 @@
+"""
+### customer_value_nightly
+
+Loads the day's CRM landing files, builds the customer-value marts with dbt into the audit area,
+gates them with Great Expectations, then publishes them atomically to the `analytics` schema of
+`$CVW_PUBLISH_DIR/customer_value.duckdb` (what BI tools open, read-only).
+
+**Which day a run covers.** The as-of date D is the day of the run's `logical_date` (UTC). With the
+daily `CronDataIntervalTimetable("0 0 * * *")` the scheduled run for D starts just after midnight at the
+end of D, so it sees all of D's files. `airflow dags test customer_value_nightly D` runs D, and
+`airflow backfill create --dag-id customer_value_nightly --from-date D1 --to-date D2` runs D1..D2.
+
+**Safe to re-run.** Ingest skips files it has loaded; every model is a pure function of (raw data <= D, D);
+nothing reaches `analytics` unless dbt tests and the GX gate pass. Logic lives in the `cvw` package
+(`cvw run --as-of D` does the same without Airflow).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag, get_current_context, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+
+def _as_of():
+    """D = the day of the run's logical_date (PITFALLS 5: not the data interval)."""
+    context = get_current_context()
+    return context["logical_date"].date(), f"{context['logical_date'].date()}__{context['run_id']}"
+
+
+def _on_failure(context) -> None:
+    from cvw.alerts import notify_failure
+
+    notify_failure(context)
+
+
+@dag(
+    dag_id="customer_value_nightly",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["customer_value"],
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+        "on_failure_callback": _on_failure,
+    },
+)
+def customer_value_nightly():
+    @task
+    def ingest() -> dict:
+        from cvw import settings
+        from cvw.pipeline import step_ingest
+
+        _, run_id = _as_of()
+        return step_ingest(settings.load(), run_id)
+
+    @task
+    def dbt_build(ingested: dict) -> dict:
+        from cvw import settings
+        from cvw.pipeline import step_build
+
+        as_of, _ = _as_of()
+        return step_build(settings.load(), as_of)
+
+    @task
+    def quality_gate(built: dict) -> dict:
+        from cvw import settings
+        from cvw.pipeline import step_gate
+
+        as_of, run_id = _as_of()
+        return step_gate(settings.load(), as_of, run_id)
+
+    @task
+    def publish(ingested: dict, built: dict, gate: dict) -> dict:
+        from cvw import settings
+        from cvw.pipeline import step_publish
+
+        as_of, run_id = _as_of()
+        summary = {"as_of_date": as_of.isoformat(), "run_id": run_id, "ingest": ingested, "build": built, "gate": gate}
+        return step_publish(settings.load(), as_of, run_id, gate, run_summary=summary)
+
+    ingested = ingest()
+    built = dbt_build(ingested)
+    gate = quality_gate(built)
+    publish(ingested, built, gate)
+
+
+customer_value_nightly()

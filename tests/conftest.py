@@ -1,0 +1,54 @@
+"""Shared fixtures. Airflow's home is pointed at a temp folder before anything imports Airflow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+LANDING_SMALL = FIXTURES / "landing_small"
+SMALL_AS_OF = date(2025, 1, 3)
+
+_airflow_home = Path(tempfile.mkdtemp(prefix="cvw_airflow_"))
+os.environ.setdefault("AIRFLOW_HOME", str(_airflow_home))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def make_settings(home: Path, landing: Path | None = None):
+    from cvw import settings
+
+    return settings.load(home=home, landing_dir=landing or home / "landing")
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """A fresh CVW_HOME with a copy of the landing_small fixture as its landing folder."""
+    shutil.copytree(LANDING_SMALL, tmp_path / "landing", ignore=shutil.ignore_patterns("README.md"))
+    return make_settings(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory):
+    """landing_small run once through the whole pipeline for 2025-01-03 (shared, read-only for tests)."""
+    from cvw.pipeline import run
+
+    home = tmp_path_factory.mktemp("small_run")
+    shutil.copytree(LANDING_SMALL, home / "landing", ignore=shutil.ignore_patterns("README.md"))
+    s = make_settings(home)
+    summary = run(s, SMALL_AS_OF)
+    return s, summary
+
+
+def query(path: Path, sql: str, params=None) -> list[tuple]:
+    from cvw import db
+
+    with db.connect(path, read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()

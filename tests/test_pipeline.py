@@ -1,0 +1,149 @@
+"""The whole run on landing_small: marts, row accounting, point-in-time, gate, publish, idempotency."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from cvw.pipeline import run, step_build, step_gate, step_ingest
+from cvw.quality import GateFailed
+from tests.conftest import SMALL_AS_OF, query
+
+pytestmark = pytest.mark.dbt
+
+PUBLISHED = {
+    "dim_customers": 4,  # c1..c4; c5 is quarantined
+    "fct_orders": 4,  # o1..o4; o6 is after D, o9/o10/o1-again rejected, o5/o11 quarantined
+    "fct_order_lines": 5,
+    "fct_returns": 1,
+    "fct_service_interactions": 2,
+    "fct_marketing_contacts": 2,
+}
+
+
+def test_published_tables_and_row_counts(small_run):
+    s, summary = small_run
+    assert summary["publish"]["row_counts"] == PUBLISHED
+    assert summary["gate"]["failed"] == 0 and summary["gate"]["checks"] >= 30
+    for table, n in PUBLISHED.items():
+        assert query(s.analytics_db, f"select count(*), min(as_of_date), max(as_of_date) from analytics.{table}") == [
+            (n, SMALL_AS_OF, SMALL_AS_OF)
+        ]
+    log = query(s.analytics_db, "select as_of_date, is_current, gate_result, total_rows from analytics.publish_log")
+    assert log == [(SMALL_AS_OF, True, "passed", sum(PUBLISHED.values()))]
+
+
+def test_row_accounting_balances_for_every_bad_row_kind(small_run):
+    s, _ = small_run
+    acc = {
+        r[0]: r[1:]
+        for r in query(
+            s.warehouse,
+            "select entity, file_rows, accepted_rows, quarantined_rows, rejected_rows, balanced from audit.row_accounting",
+        )
+    }
+    assert acc["orders"] == (10, 5, 2, 3, True)
+    assert acc["order_lines"] == (10, 6, 1, 3, True)
+    assert acc["customers"] == (6, 5, 1, 0, True)
+    assert acc["returns"] == (2, 1, 0, 1, True)
+    assert all(row[-1] for row in acc.values())
+    rejected = query(
+        s.warehouse, "select entity, record_key, rejection_reason, line_number from audit.rejected_rows order by all"
+    )
+    assert rejected == [
+        ("order_lines", "o1|1", "duplicate_key", 3),
+        ("order_lines", "o2|2", "negative_quantity", 6),
+        ("order_lines", "o2|3", "unknown_product", 7),
+        ("orders", "o1", "duplicate_key", 3),
+        ("orders", "o10", "order_in_future", 6),
+        ("orders", "o9", "unknown_customer", 5),
+        ("returns", "r2", "refund_exceeds_line", 3),
+    ]
+
+
+def test_order_revenue_follows_the_spec(small_run):
+    s, _ = small_run
+    # o1: 2 x 100.00 - 10.00 + 10 x 5.00 = 240.00; the duplicate copy of line 1 is not counted twice
+    assert query(s.analytics_db, "select revenue, product_cost, line_count from analytics.fct_orders where order_id = 'o1'") == [
+        (Decimal("240.00"), Decimal("140.00"), 2)
+    ]
+
+
+def test_customer_version_in_force_on_the_as_of_date(small_run):
+    s, _ = small_run
+    # c1 moved from north to east on 2025-01-02
+    assert query(s.analytics_db, "select region, city from analytics.dim_customers where customer_id = 'c1'") == [
+        ("east", "Lille")
+    ]
+
+
+def test_no_direct_identifiers_are_published(small_run):
+    s, _ = small_run
+    columns = {
+        r[0]
+        for r in query(
+            s.analytics_db, "select column_name from information_schema.columns where table_schema = 'analytics'"
+        )
+    }
+    assert not columns & {"name", "email", "phone", "birth_date"}
+    values = query(
+        s.analytics_db,
+        "select count(*) from analytics.dim_customers d where list_contains(['Ann Example', 'ann@example.com', "
+        "'555-0101'], d.city) or d.city like '%@%'",
+    )
+    assert values == [(0,)]
+
+
+def test_point_in_time_a_later_date_sees_later_orders(workspace):
+    step_ingest(workspace, "t1")
+    step_build(workspace, date(2025, 1, 3))
+    early = query(workspace.warehouse, "select count(*) from marts.fct_orders")
+    step_build(workspace, date(2025, 1, 5))
+    late = query(workspace.warehouse, "select count(*), max(order_date) from marts.fct_orders")
+    assert early == [(4,)]
+    assert late == [(5, date(2025, 1, 4))]
+
+
+def _published_checksums(s) -> dict:
+    out = {}
+    for table in PUBLISHED:
+        out[table] = query(
+            s.analytics_db, f"select count(*), sum(hash(columns(* exclude (as_of_date)))) from analytics.{table}"
+        )
+    return out
+
+
+def test_same_date_twice_gives_identical_published_tables(workspace):
+    run(workspace, SMALL_AS_OF)
+    first = _published_checksums(workspace)
+    run(workspace, SMALL_AS_OF)
+    assert _published_checksums(workspace) == first
+    assert query(workspace.analytics_db, "select count(*), count(*) filter (where is_current) from analytics.publish_log") == [
+        (2, 1)
+    ]
+
+
+def test_a_failing_gate_names_table_check_and_rows_and_publishes_nothing(workspace):
+    run(workspace, SMALL_AS_OF)
+    before = _published_checksums(workspace)
+    from cvw import db
+
+    with db.connect(workspace.warehouse) as con:  # corrupt the audit copy after dbt's tests passed
+        con.execute("update marts.fct_orders set revenue = -1 where order_id = 'o2'")
+    with pytest.raises(GateFailed) as err:
+        step_gate(workspace, SMALL_AS_OF, "bad-run")
+    message = str(err.value)
+    assert "fct_orders" in message and "expect_column_values_to_be_between" in message and "'o2'" in message
+    assert _published_checksums(workspace) == before
+
+
+def test_an_older_date_never_replaces_the_current_tables(workspace):
+    run(workspace, date(2025, 1, 5))
+    current = _published_checksums(workspace)
+    run(workspace, SMALL_AS_OF)
+    assert _published_checksums(workspace) == current
+    assert query(
+        workspace.analytics_db, "select as_of_date from analytics.publish_log where is_current"
+    ) == [(date(2025, 1, 5),)]
