@@ -60,10 +60,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
 from cvw.contract import ENTITIES
 
@@ -71,9 +67,9 @@ from cvw.contract import ENTITIES
 # True parameters (ground truth). Time unit: days.
 # ---------------------------------------------------------------------------------------
 
-#: BG/NBD: lambda ~ Gamma(r, rate alpha) per day (mean r/alpha = 0.0125/day = 4.6/year),
+#: BG/NBD: lambda ~ Gamma(r, rate alpha) per day (mean r/alpha = 0.0167/day = 6.1/year),
 #: dropout after each repeat purchase p ~ Beta(a, b) (mean 0.24).
-BGNBD = {"r": 0.5, "alpha": 40.0, "a": 0.8, "b": 2.5}
+BGNBD = {"r": 0.5, "alpha": 30.0, "a": 0.8, "b": 2.5}
 #: Gamma-Gamma: nu ~ Gamma(q, rate gamma), order value z ~ Gamma(p, rate nu);
 #: E[z] = p * gamma / (q - 1) = 120 for B2C.
 GAMMA_GAMMA = {"p": 6.0, "q": 4.0, "gamma": 60.0}
@@ -85,7 +81,8 @@ B2B_SHARE = 0.2
 _SEASONALITY_RAW = [0.85, 0.85, 0.95, 0.95, 1.0, 0.95, 0.9, 0.9, 1.0, 1.05, 1.3, 1.5]
 _MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 SEASONALITY = [
-    m * 365.0 / sum(x * d for x, d in zip(_SEASONALITY_RAW, _MONTH_DAYS)) for m in _SEASONALITY_RAW
+    m * 365.0 / sum(x * d for x, d in zip(_SEASONALITY_RAW, _MONTH_DAYS, strict=True))
+    for m in _SEASONALITY_RAW
 ]
 #: Share of customers who signed up before the window (they first buy early in it).
 PRE_WINDOW_SIGNUP_SHARE = 0.15
@@ -96,24 +93,39 @@ CANCELLED_SHARE = 0.05
 #: Share of completed lines that are (partly) returned, 1-30 days later.
 RETURN_SHARE = 0.04
 
-#: Category parameters (also the dbt seed category_parameters): avg_unit_price,
-#: annual_growth_rate, replacement_cycle_years; preference weights per customer type.
+#: Category parameters (also the dbt seed category_parameters). avg_unit_price is the mean
+#: sold unit price per category in this generator's data (measured); installed base units
+#: are consistent with it. annual_growth_rate, replacement_cycle_years; preference weights
+#: per customer type below. (Line values do not depend on the category, so that a
+#: customer's expected spend share in a category is exactly its weight; prices therefore
+#: differ across categories mainly through quantities and product choice.)
 CATEGORIES = {
-    "electronics": {"avg_unit_price": 450.0, "annual_growth_rate": 0.04, "replacement_cycle_years": 4.0},
-    "appliances": {"avg_unit_price": 600.0, "annual_growth_rate": 0.02, "replacement_cycle_years": 8.0},
-    "furniture": {"avg_unit_price": 350.0, "annual_growth_rate": 0.03, "replacement_cycle_years": 10.0},
-    "office_supplies": {"avg_unit_price": 25.0, "annual_growth_rate": 0.01, "replacement_cycle_years": 1.0},
-    "software": {"avg_unit_price": 200.0, "annual_growth_rate": 0.08, "replacement_cycle_years": 3.0},
-    "services": {"avg_unit_price": 150.0, "annual_growth_rate": 0.05, "replacement_cycle_years": 1.0},
-    "apparel": {"avg_unit_price": 60.0, "annual_growth_rate": 0.02, "replacement_cycle_years": 2.0},
-    "groceries": {"avg_unit_price": 12.0, "annual_growth_rate": 0.03, "replacement_cycle_years": 1.0},
+    "electronics": {"avg_unit_price": 55.0, "annual_growth_rate": 0.04, "replacement_cycle_years": 4.0},
+    "appliances": {"avg_unit_price": 50.0, "annual_growth_rate": 0.02, "replacement_cycle_years": 8.0},
+    "furniture": {"avg_unit_price": 55.0, "annual_growth_rate": 0.03, "replacement_cycle_years": 10.0},
+    "office_supplies": {"avg_unit_price": 45.0, "annual_growth_rate": 0.01, "replacement_cycle_years": 1.0},
+    "software": {"avg_unit_price": 65.0, "annual_growth_rate": 0.08, "replacement_cycle_years": 3.0},
+    "services": {"avg_unit_price": 65.0, "annual_growth_rate": 0.05, "replacement_cycle_years": 1.0},
+    "apparel": {"avg_unit_price": 30.0, "annual_growth_rate": 0.02, "replacement_cycle_years": 2.0},
+    "groceries": {"avg_unit_price": 25.0, "annual_growth_rate": 0.03, "replacement_cycle_years": 1.0},
+}
+#: List prices of a category's products: log-spaced between these bounds (x 5% noise).
+PRODUCT_PRICE_RANGE = {
+    "electronics": (6.0, 1200.0),
+    "appliances": (7.5, 1500.0),
+    "furniture": (9.0, 1100.0),
+    "office_supplies": (2.7, 240.0),
+    "software": (10.0, 900.0),
+    "services": (8.0, 740.0),
+    "apparel": (6.0, 270.0),
+    "groceries": (1.8, 130.0),
 }
 CATEGORY_NAMES = list(CATEGORIES)
 CATEGORY_WEIGHTS = {
     "B2C": [1.2, 1.0, 0.8, 0.4, 0.5, 0.5, 1.5, 1.5],
     "B2B": [1.2, 0.4, 0.8, 2.0, 1.8, 1.8, 0.2, 0.3],
 }
-PRODUCTS_PER_CATEGORY = 10
+PRODUCTS_PER_CATEGORY = 12
 #: Installed base is reported for durable categories (replacement cycle >= 3 years).
 INSTALLED_BASE_MIN_CYCLE = 3.0
 #: True share of wallet ~ Beta(2, 3).
@@ -177,20 +189,62 @@ COUNTRY = "US"
 FIRST_NAMES_F = ["Mary", "Linda", "Susan", "Karen", "Emily", "Anna", "Grace", "Chloe", "Olivia", "Sofia"]
 FIRST_NAMES_M = ["James", "John", "Robert", "Michael", "David", "Daniel", "Lucas", "Noah", "Liam", "Ethan"]
 LAST_NAMES = [
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Lopez", "Wilson",
-    "Anderson", "Thomas", "Taylor", "Moore", "Martin", "Lee", "Clark", "Lewis", "Walker", "Young",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Lopez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Martin",
+    "Lee",
+    "Clark",
+    "Lewis",
+    "Walker",
+    "Young",
 ]
-OCCUPATIONS = ["engineer", "teacher", "nurse", "student", "retired", "sales", "manager", "artist", "clerk", "driver"]
+OCCUPATIONS = [
+    "engineer",
+    "teacher",
+    "nurse",
+    "student",
+    "retired",
+    "sales",
+    "manager",
+    "artist",
+    "clerk",
+    "driver",
+]
 INDUSTRIES = ["manufacturing", "retail", "healthcare", "finance", "technology", "construction"]
 COMPANY_A = ["North", "Blue", "Summit", "Pioneer", "Bright", "Iron", "Cedar", "Atlas", "Harbor", "Silver"]
-COMPANY_B = ["Logistics", "Systems", "Foods", "Partners", "Labs", "Works", "Health", "Capital", "Build", "Retail"]
+COMPANY_B = [
+    "Logistics",
+    "Systems",
+    "Foods",
+    "Partners",
+    "Labs",
+    "Works",
+    "Health",
+    "Capital",
+    "Build",
+    "Retail",
+]
 COMPANY_C = ["LLC", "Inc", "Corp", "Group", "Co"]
 ACQ_CHANNELS = ["organic_search", "paid_search", "social", "referral", "email", "store", "sales_rep"]
 ACQ_P = {"B2C": [0.25, 0.2, 0.2, 0.12, 0.08, 0.15, 0.0], "B2B": [0.15, 0.15, 0.05, 0.2, 0.05, 0.05, 0.35]}
 ORDER_CHANNELS = ["web", "store", "call_center", "sales_rep"]
 ORDER_CHANNEL_P = {"B2C": [0.6, 0.3, 0.08, 0.02], "B2B": [0.3, 0.05, 0.15, 0.5]}
-LINES_P = {"B2C": [0.5, 0.3, 0.13, 0.07], "B2B": [0.25, 0.3, 0.25, 0.2]}
+LINES_P = {"B2C": [0.4, 0.3, 0.18, 0.12], "B2B": [0.2, 0.3, 0.25, 0.25]}
 QUANTITY_P = {"B2C": [0.7, 0.18, 0.07, 0.03, 0.02], "B2B": [0.3, 0.25, 0.2, 0.15, 0.1]}
+#: Consumable categories are bought in larger quantities (preferred quantity + 0..2).
+CONSUMABLES = ("office_supplies", "apparel", "groceries")
 DISCOUNT_P = {"B2C": 0.12, "B2B": 0.25}
 RETURN_REASONS = ["defective", "wrong_item", "not_as_described", "changed_mind", "late_delivery"]
 SERVICE_TYPES = ["inquiry", "complaint", "repair", "support"]
@@ -203,8 +257,17 @@ CONTACT_CHANNEL_P = {"B2C": [0.5, 0.2, 0.1, 0.2], "B2B": [0.5, 0.05, 0.3, 0.15]}
 SURVEY_SOURCES = ["call_center", "market_research"]
 
 _STREAMS = [
-    "customers", "purchases", "orders", "lines", "returns", "service", "marketing",
-    "consents", "wallet", "bad",
+    "customers",
+    "products",
+    "purchases",
+    "orders",
+    "lines",
+    "returns",
+    "service",
+    "marketing",
+    "consents",
+    "wallet",
+    "bad",
 ]
 _DAY = 86400
 _EPOCH = date(1970, 1, 1)
@@ -234,21 +297,31 @@ def _choice_by_type(rng, probs_by_type: dict, is_b2b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+def _ids(prefix: str, numbers: np.ndarray, width: int):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     digits = pc.utf8_lpad(pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()), width, "0")
     return pc.binary_join_element_wise(prefix, digits, "")
 
 
-def _vocab(words, idx: np.ndarray) -> pa.Array:
+def _vocab(words, idx: np.ndarray):
+    import pyarrow as pa
+
     return pa.array(list(words), pa.string()).take(pa.array(np.asarray(idx, dtype=np.int64)))
 
 
-def _join(*parts, sep: str = "") -> pa.Array:
+def _join(*parts, sep: str = ""):
+    import pyarrow.compute as pc
+
     return pc.binary_join_element_wise(*parts, sep)
 
 
-def _money(cents: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+def _money(cents: np.ndarray, valid: np.ndarray | None = None):
     """int64 cents -> DECIMAL(18,2) without float rounding."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     cents = np.ascontiguousarray(cents, dtype=np.int64)
     buf = np.empty((len(cents), 2), dtype=np.int64)
     buf[:, 0] = cents
@@ -259,12 +332,21 @@ def _money(cents: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
     return arr
 
 
-def _ts(start_epoch_s: int, sec: np.ndarray) -> pa.Array:
+def _ts(start_epoch_s: int, sec: np.ndarray):
+    import pyarrow as pa
+
     return pa.array(np.asarray(sec, dtype=np.int64) + start_epoch_s, pa.timestamp("s"))
 
 
-def _date(start_epoch_d: int, day: np.ndarray) -> pa.Array:
+def _date(start_epoch_d: int, day: np.ndarray):
+    import pyarrow as pa
+
     return pa.array((np.asarray(day, dtype=np.int64) + start_epoch_d).astype(np.int32), pa.date32())
+
+
+def _starts(counts: np.ndarray) -> np.ndarray:
+    """Start offset of each group in a flat array of groups of the given sizes."""
+    return (np.cumsum(counts) - counts).astype(np.int64)
 
 
 def _within_group_index(group_starts_repeated: np.ndarray) -> np.ndarray:
@@ -304,12 +386,16 @@ def generate(
     start_date = end_date - timedelta(days=days - 1)
     start_d = (start_date - _EPOCH).days
     start_s = start_d * _DAY
-    horizon_s = days * _DAY
     rngs = dict(
-        zip(_STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(_STREAMS))))
+        zip(
+            _STREAMS,
+            (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(_STREAMS))),
+            strict=True,
+        )
     )
     g = _World(customers, days, start_date, rngs)
     g.customers()
+    g.products_setup(rngs["products"])
     g.purchases()
     g.orders()
     g.lines()
@@ -341,13 +427,16 @@ def generate(
         "seconds": round(time.perf_counter() - t0, 3),
         "start_date": start_date.isoformat(),
         "end_date": end_date.isoformat(),
-        "horizon_seconds": horizon_s,
     }
 
 
-def _write_entity(folder: Path, name: str, table: pa.Table, day: np.ndarray, order: np.ndarray,
-                  raw: dict, start_date: date) -> int:
+def _write_entity(
+    folder: Path, name: str, table, day: np.ndarray, order: np.ndarray, raw: dict, start_date: date
+) -> int:
     """Write one CSV per day: sorted rows, then that day's raw (unparseable) lines."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
     folder.mkdir(parents=True, exist_ok=True)
     idx = np.lexsort((order, day))
     table = table.take(pa.array(idx))
@@ -357,7 +446,7 @@ def _write_entity(folder: Path, name: str, table: pa.Table, day: np.ndarray, ord
     days_with_rows = np.unique(np.concatenate([day, np.array(sorted(raw), dtype=np.int64)]))
     lo = np.searchsorted(day, days_with_rows, side="left")
     hi = np.searchsorted(day, days_with_rows, side="right")
-    for d, a, b in zip(days_with_rows.tolist(), lo.tolist(), hi.tolist()):
+    for d, a, b in zip(days_with_rows.tolist(), lo.tolist(), hi.tolist(), strict=True):
         buf = io.BytesIO()
         buf.write(header)
         if b > a:
@@ -399,8 +488,11 @@ class _World:
         nu = rng.gamma(GAMMA_GAMMA["q"], 1.0 / GAMMA_GAMMA["gamma"], n)
         self.nu = np.where(self.is_b2b, nu / B2B_SPEND_MULTIPLIER, nu)
         # Birth (first purchase), in days since window start.
-        delay = np.where(pre, rng.exponential(BIRTH_DELAY_DAYS["pre_window"], n),
-                         rng.exponential(BIRTH_DELAY_DAYS["in_window"], n))
+        delay = np.where(
+            pre,
+            rng.exponential(BIRTH_DELAY_DAYS["pre_window"], n),
+            rng.exponential(BIRTH_DELAY_DAYS["in_window"], n),
+        )
         self.birth_t = np.where(pre, 0.0, self.signup_s / _DAY) + delay
         # Preferred categories: Gumbel top-k without replacement, 2 or 3 each.
         logw = np.log(np.where(self.is_b2b[:, None], CATEGORY_WEIGHTS["B2B"], CATEGORY_WEIGHTS["B2C"]))
@@ -422,7 +514,9 @@ class _World:
         self.occupation = rng.integers(0, len(OCCUPATIONS), n)
         self.industry = rng.integers(0, len(INDUSTRIES), n)
         self.employees = np.maximum(1, np.round(np.exp(rng.normal(np.log(50), 1.5, n)))).astype(np.int64)
-        self.revenue_c = np.round(self.employees * 150_000 * np.exp(rng.normal(0, 0.4, n)) * 100).astype(np.int64)
+        self.revenue_c = np.round(self.employees * 150_000 * np.exp(rng.normal(0, 0.4, n)) * 100).astype(
+            np.int64
+        )
         self.company = rng.integers(0, [len(COMPANY_A), len(COMPANY_B), len(COMPANY_C)], (n, 3))
         self.phone = rng.integers(0, 10_000_000, n)
         self.acq = _choice_by_type(rng, ACQ_P, self.is_b2b)
@@ -431,7 +525,9 @@ class _World:
         lo = self.cust_file_day + 1
         ok = self.changed & (lo < self.days)
         self.changed = ok
-        self.change_day = np.where(ok, lo + (rng.random(n) * np.maximum(self.days - lo, 1)).astype(np.int64), -1)
+        self.change_day = np.where(
+            ok, lo + (rng.random(n) * np.maximum(self.days - lo, 1)).astype(np.int64), -1
+        )
         self.change_s = self.change_day * _DAY + _tod(rng, n, 7, 21, 13, 3.5)
         self.new_region = (self.region + rng.integers(1, len(REGION_NAMES), n)) % len(REGION_NAMES)
         self.new_city = rng.integers(0, 3, n)
@@ -476,16 +572,15 @@ class _World:
         sig = self.signup_s[cust]
         same = sec <= sig  # only possible on the signup day: place after signup
         day_end = day * _DAY + _DAY - 1
-        sec = np.where(same, sig + 1 + (rng.random(n) * np.maximum(day_end - sig - 1, 0)).astype(np.int64), sec)
-        b2b = self.is_b2b[cust]
-        mult = np.where(b2b, B2B_SPEND_MULTIPLIER, 1.0)
-        z = rng.gamma(GAMMA_GAMMA["p"], 1.0, n) / np.where(b2b, self.nu[cust] * mult, self.nu[cust]) * mult
-        # z ~ Gamma(p, rate nu_raw) * mult, with nu (effective) = nu_raw / mult  => z ~ Gamma(p, rate nu)
+        sec = np.where(
+            same, sig + 1 + (rng.random(n) * np.maximum(day_end - sig - 1, 0)).astype(np.int64), sec
+        )
+        # z ~ Gamma(p, rate nu_raw) * mult with nu (effective) = nu_raw / mult  <=>  z ~ Gamma(p, rate nu)
         z = rng.gamma(GAMMA_GAMMA["p"], 1.0, n) / self.nu[cust]
         # Cancelled orders: extra orders earlier on the day of a real purchase.
         canc = rng.random(n) < CANCELLED_SHARE / (1 - CANCELLED_SHARE)
         ci = np.flatnonzero(canc)
-        lo = np.maximum(day[ci] * _DAY, sig[ci] + 1)
+        lo = np.minimum(np.maximum(day[ci] * _DAY + 6 * 3600, sig[ci] + 1), sec[ci])
         csec = lo + (rng.random(len(ci)) * np.maximum(sec[ci] - lo, 0)).astype(np.int64)
         cz = rng.gamma(GAMMA_GAMMA["p"], 1.0, len(ci)) / self.nu[cust[ci]]
         o_cust = np.concatenate([cust, cust[ci]])
@@ -512,7 +607,7 @@ class _World:
         no = len(self.o_cust)
         ob2b = self.is_b2b[self.o_cust]
         k = _choice_by_type(rng, LINES_P, ob2b) + 1
-        starts = np.concatenate([[0], np.cumsum(k)[:-1]])
+        starts = _starts(k)
         self.o_k = k
         self.o_line_start = starts
         li_order = np.repeat(np.arange(no), k)
@@ -520,16 +615,19 @@ class _World:
         line_no = _within_group_index(np.repeat(starts, k)) + 1
         cust = self.o_cust[li_order]
         lb2b = self.is_b2b[cust]
-        slot = (rng.random(nl)[:, None] > self.pref_cum[cust][:, :2]).sum(axis=1)
+        u = rng.random(nl)
+        slot = (u > self.pref_cum[cust, 0]).astype(np.int64) + (u > self.pref_cum[cust, 1])
         cat = self.prefs[cust, slot]
         q = _choice_by_type(rng, QUANTITY_P, lb2b) + 1
+        consumable = np.isin(cat, [CATEGORY_NAMES.index(c) for c in CONSUMABLES])
+        q = np.minimum(q + consumable * rng.integers(0, 3, nl), 5)
         gsplit = rng.gamma(2.0, 1.0, nl)
         share = gsplit / np.bincount(li_order, gsplit, minlength=no)[li_order]
         target = self.o_z[li_order] * share  # line net value
         disc = rng.random(nl) < np.where(lb2b, DISCOUNT_P["B2B"], DISCOUNT_P["B2C"])
         d = np.where(disc, rng.uniform(0.05, 0.25, nl), 0.0)
         # Products: nearest list price to the target unit price (with noise), in category.
-        want = np.log(target / (1 - d) / q) + rng.normal(0, 0.25, nl)
+        want = np.log(target / (1 - d) / q) + rng.normal(0, 0.1, nl)
         pkeys = self.prod_cat * 100.0 + np.log(self.prod_price_c / 100.0)
         key = cat * 100.0 + want
         j = np.searchsorted(pkeys, key)
@@ -538,6 +636,12 @@ class _World:
         jl = np.clip(j - 1, first, lastp)
         jr = np.clip(j, first, lastp)
         prod = np.where(np.abs(pkeys[jl] - key) <= np.abs(pkeys[jr] - key), jl, jr)
+        # Quantity that best fits the chosen product's price (bulk buys of cheap items).
+        net_price = self.prod_price_c[prod] / 100.0 * (1 - d)
+        q_fit = np.clip(np.round(target / net_price), 1, 5).astype(np.int64)
+        q = np.where(
+            np.abs(np.log(target / (q_fit * net_price))) < np.abs(np.log(target / (q * net_price))), q_fit, q
+        )
         # Unique products within an order: bump duplicates to the next product.
         for _ in range(50):
             srt = np.lexsort((prod, li_order))
@@ -546,7 +650,7 @@ class _World:
             if not dup.any():
                 break
             prod = np.where(dup, first + (prod - first + 1) % PRODUCTS_PER_CATEGORY, prod)
-        else:  # pragma: no cover - 4 lines, 10 products per category
+        else:  # pragma: no cover - 4 lines, 12 products per category
             raise RuntimeError("could not make products unique within orders")
         target_c = np.maximum(np.round(target * 100).astype(np.int64), q)
         up = np.maximum(np.round(target_c / (1 - d) / q).astype(np.int64), 1)
@@ -563,9 +667,10 @@ class _World:
     def products_setup(self, rng):
         nc = len(CATEGORY_NAMES)
         cat = np.repeat(np.arange(nc), PRODUCTS_PER_CATEGORY)
-        avg = np.array([CATEGORIES[c]["avg_unit_price"] for c in CATEGORY_NAMES])[cat]
-        spread = np.tile(np.linspace(-2.0, 2.0, PRODUCTS_PER_CATEGORY), nc)
-        price = avg * np.exp(spread + rng.normal(0, 0.05, len(cat)))
+        grid = np.concatenate(
+            [np.geomspace(*PRODUCT_PRICE_RANGE[c], PRODUCTS_PER_CATEGORY) for c in CATEGORY_NAMES]
+        )
+        price = grid * np.exp(rng.normal(0, 0.05, len(cat)))
         self.prod_cat = cat
         self.prod_price_c = np.round(price * 100).astype(np.int64)
         self.prod_cost_c = np.round(self.prod_price_c * rng.uniform(0.4, 0.8, len(cat))).astype(np.int64)
@@ -642,9 +747,11 @@ class _World:
         chm = np.array([RESPONSE_CHANNEL_MULTIPLIER[c] for c in CONSENT_CHANNELS])[ch]
         segm = np.where(b2b, RESPONSE_SEGMENT_MULTIPLIER["B2B"], RESPONSE_SEGMENT_MULTIPLIER["B2C"])
         responded = rng.random(m) < np.minimum(base * chm * segm, 0.9)
-        pref_slot = (rng.random(m)[:, None] > self.pref_cum[cust][:, :2]).sum(axis=1)
-        offer = np.where(rng.random(m) < 0.6, self.prefs[cust, pref_slot],
-                         rng.integers(0, len(CATEGORY_NAMES), m))
+        u = rng.random(m)
+        pref_slot = (u > self.pref_cum[cust, 0]).astype(np.int64) + (u > self.pref_cum[cust, 1])
+        offer = np.where(
+            rng.random(m) < 0.6, self.prefs[cust, pref_slot], rng.integers(0, len(CATEGORY_NAMES), m)
+        )
         # Conversion: first completed order of the customer within 14 days after the contact.
         comp = np.flatnonzero(~self.o_canc)
         okey = self.o_cust[comp] * (1 << 34) + self.o_sec[comp]
@@ -655,8 +762,12 @@ class _World:
         jj = np.minimum(j, len(okey_s) - 1) if len(okey_s) else j
         if len(okey_s):
             cand = comp_s[jj]
-            conv = (responded & (j < len(okey_s)) & (self.o_cust[cand] == cust)
-                    & (self.o_sec[cand] <= sec + CONVERSION_WINDOW_DAYS * _DAY))
+            conv = (
+                responded
+                & (j < len(okey_s))
+                & (self.o_cust[cand] == cust)
+                & (self.o_sec[cand] <= sec + CONVERSION_WINDOW_DAYS * _DAY)
+            )
         else:
             cand = np.zeros(m, dtype=np.int64)
             conv = np.zeros(m, dtype=bool)
@@ -695,7 +806,7 @@ class _World:
         rng = self.rng["wallet"]
         n = self.n
         cust = np.repeat(np.arange(n), self.k_pref)
-        slot = _within_group_index(np.repeat(np.concatenate([[0], np.cumsum(self.k_pref)[:-1]]), self.k_pref))
+        slot = _within_group_index(np.repeat(_starts(self.k_pref), self.k_pref))
         cat = self.prefs[cust, slot]
         w = self.pref_w[cust, slot]
         spend = self.lam[cust] * 365.25 * GAMMA_GAMMA["p"] / self.nu[cust] * w
@@ -716,7 +827,9 @@ class _World:
         i = np.flatnonzero(pick)
         sday = (lo[cust[i]] + (rng.random(len(i)) * span[cust[i]]).astype(np.int64)) // _DAY
         rep = wallet_at(i, sday) * np.exp(rng.normal(0, WALLET_SURVEY_NOISE_SIGMA, len(i)))
-        src = np.where(self.is_b2b[cust[i]], rng.random(len(i)) < 0.7, rng.random(len(i)) < 0.3).astype(np.int64)
+        src = np.where(self.is_b2b[cust[i]], rng.random(len(i)) < 0.7, rng.random(len(i)) < 0.3).astype(
+            np.int64
+        )
         order = np.lexsort((i, sday))
         self.sv_i, self.sv_day = i[order], sday[order]
         self.sv_cents = np.round(rep[order] * 100).astype(np.int64)
@@ -729,7 +842,7 @@ class _World:
         first_day = np.maximum(lo[cust[base_i]] // _DAY, 0) + offset[cust[base_i]] % 365
         nyears = np.where(first_day < self.days, (self.days - 1 - first_day) // 365 + 1, 0)
         ii = np.repeat(base_i, nyears)
-        k = _within_group_index(np.repeat(np.concatenate([[0], np.cumsum(nyears)[:-1]]), nyears))
+        k = _within_group_index(np.repeat(_starts(nyears), nyears))
         ad = np.repeat(first_day, nyears) + 365 * k
         units = np.maximum(1, np.round(wallet_at(ii, ad) * cycle[self.w_cat[ii]] / avgp[self.w_cat[ii]]))
         order = np.lexsort((self.w_cat[ii], self.w_cust[ii], ad))
@@ -748,8 +861,13 @@ class _World:
             return {"counts": {k: v for k, v in counts.items() if v}, "rows": listing, "raw": raw}
         n_orders = len(self.o_cust)
         n_lines = len(self.l_order)
-        base_rows = {"orders": n_orders, "order_lines": n_lines, "customers": self.n + int(self.changed.sum()),
-                     "service_interactions": len(self.s_cust), "returns": len(self.r_line)}
+        base_rows = {
+            "orders": n_orders,
+            "order_lines": n_lines,
+            "customers": self.n + int(self.changed.sum()),
+            "service_interactions": len(self.s_cust),
+            "returns": len(self.r_line),
+        }
         need = {(e, k): max(1, int(round(rate * base_rows[e]))) for e, k in BAD_ROW_KINDS}
         for (e, k), v in need.items():
             counts[e][k] = v
@@ -777,24 +895,31 @@ class _World:
         pos = 0
         for kind in line_kinds:
             cnt = need[("order_lines", kind)]
-            hs, lns = host[pos:pos + cnt], host_ln[pos:pos + cnt]
+            hs, lns = host[pos : pos + cnt], host_ln[pos : pos + cnt]
             pos += cnt
             # a template line of the same order
             tl = self.o_line_start[hs]
-            prod = self.l_prod[tl]
-            for o, ln, p, t in zip(hs.tolist(), lns.tolist(), prod.tolist(), tl.tolist()):
+            for o, ln, t in zip(hs.tolist(), lns.tolist(), tl.tolist(), strict=True):
                 oid = self._oid(o)
-                pid = self._pid(p)
+                # a product not yet in the order, so a return still identifies its line
+                in_order = set(self.l_prod[t : t + self.o_k[o]].tolist())
+                pid = self._pid(next(p for p in range(len(self.prod_cat)) if p not in in_order))
                 up = self._fmt_money(self.l_up[t])
                 day = self.o_day[o]
-                rec = {"entity": "order_lines", "kind": kind, "file_day": day_str(day),
-                       "key": {"order_id": oid, "line_number": ln}}
+                rec = {
+                    "entity": "order_lines",
+                    "kind": kind,
+                    "file_day": day_str(day),
+                    "key": {"order_id": oid, "line_number": ln},
+                }
                 if kind == "bad_type":
                     add_raw("order_lines", day, f"{oid},{ln},{pid},abc,{up},\n".encode())
                 elif kind == "wrong_column_count":
                     add_raw("order_lines", day, f"{oid},{ln},{pid},1,{up},,extra\n".encode())
                 elif kind == "negative_quantity":
-                    self.extra["order_lines"].append((day, o, ln, pid, -int(rng.integers(1, 4)), self.l_up[t]))
+                    self.extra["order_lines"].append(
+                        (day, o, ln, pid, -int(rng.integers(1, 4)), self.l_up[t])
+                    )
                 else:  # unknown_product
                     self.extra["order_lines"].append((day, o, ln, f"PX{len(listing):06d}", 1, self.l_up[t]))
                 listing.append(rec)
@@ -805,10 +930,17 @@ class _World:
         for x in li.tolist():
             o = self.l_order[x]
             day = min(self.o_day[o] + int(rng.integers(0, 4)), self.days - 1)
-            self.extra["order_lines"].append((day, o, int(self.l_no[x]), self._pid(self.l_prod[x]),
-                                              int(self.l_q[x]), self.l_up[x], x))
-            listing.append({"entity": "order_lines", "kind": "duplicate_key", "file_day": day_str(day),
-                            "key": {"order_id": self._oid(o), "line_number": int(self.l_no[x])}})
+            self.extra["order_lines"].append(
+                (day, o, int(self.l_no[x]), self._pid(self.l_prod[x]), int(self.l_q[x]), self.l_up[x], x)
+            )
+            listing.append(
+                {
+                    "entity": "order_lines",
+                    "kind": "duplicate_key",
+                    "file_day": day_str(day),
+                    "key": {"order_id": self._oid(o), "line_number": int(self.l_no[x])},
+                }
+            )
 
         # Orders: new ids OX..., never referenced by lines.
         seq = 0
@@ -824,7 +956,7 @@ class _World:
             cs = rng.choice(born, size=cnt) if len(born) else np.zeros(cnt, dtype=np.int64)
             tods = _tod(rng, cnt, 8, 20, 13, 3)
             ahead = rng.integers(2, 31, cnt)
-            for d, c, tdy, ah in zip(days.tolist(), cs.tolist(), tods.tolist(), ahead.tolist()):
+            for d, c, tdy, ah in zip(days.tolist(), cs.tolist(), tods.tolist(), ahead.tolist(), strict=True):
                 oid = new_oid()
                 cid = self._cid(c)
                 sec = d * _DAY + tdy
@@ -832,7 +964,11 @@ class _World:
                 if kind == "bad_type":
                     add_raw("orders", d, f"{oid},{cid},not_a_timestamp,web,completed,\n".encode())
                 elif kind == "bad_encoding":
-                    add_raw("orders", d, f"{oid},{cid},{ts_str(sec)},".encode() + b"we\xff\xfeb" + b",completed,\n")
+                    add_raw(
+                        "orders",
+                        d,
+                        f"{oid},{cid},{ts_str(sec)},".encode() + b"we\xff\xfeb" + b",completed,\n",
+                    )
                 elif kind == "unknown_customer":
                     self.extra["orders"].append((d, oid, f"CX{len(listing):07d}", sec, 0))
                 else:  # order_in_future: order_ts >= file day + 2 days
@@ -843,30 +979,54 @@ class _World:
         for o in oi.tolist():
             day = min(self.o_day[o] + int(rng.integers(0, 4)), self.days - 1)
             self.extra["orders"].append((day, o))
-            listing.append({"entity": "orders", "kind": "duplicate_key", "file_day": day_str(day),
-                            "key": {"order_id": self._oid(o)}})
+            listing.append(
+                {
+                    "entity": "orders",
+                    "kind": "duplicate_key",
+                    "file_day": day_str(day),
+                    "key": {"order_id": self._oid(o)},
+                }
+            )
 
         # Customers with invalid UTF-8 in the name (new ids CY...).
         cnt = need[("customers", "bad_encoding")]
         days = rng.integers(0, self.days, cnt)
         for j, d in enumerate(days.tolist()):
             cid = f"CY{j + 1:07d}"
-            line = (f"{cid},B2C,".encode() + b"J\xff\xfene Doe" +
-                    f",,,,,,,,{COUNTRY},,,,,web,{day_str(d)},{day_str(d)} 12:00:00\n".encode())
+            line = (
+                f"{cid},B2C,".encode()
+                + b"J\xff\xfene Doe"
+                + f",,,,,,,{COUNTRY},,,,,web,{day_str(d)},{day_str(d)} 12:00:00\n".encode()
+            )
             add_raw("customers", d, line)
-            listing.append({"entity": "customers", "kind": "bad_encoding", "file_day": day_str(d),
-                            "key": {"customer_id": cid}})
+            listing.append(
+                {
+                    "entity": "customers",
+                    "kind": "bad_encoding",
+                    "file_day": day_str(d),
+                    "key": {"customer_id": cid},
+                }
+            )
 
         # Service interactions with an extra field (new ids IX...).
         cnt = need[("service_interactions", "wrong_column_count")]
         days = rng.integers(0, self.days, cnt)
         cs = rng.integers(0, self.n, cnt)
-        for j, (d, c) in enumerate(zip(days.tolist(), cs.tolist())):
+        for j, (d, c) in enumerate(zip(days.tolist(), cs.tolist(), strict=True)):
             iid = f"IX{j + 1:09d}"
-            add_raw("service_interactions", d,
-                    f"{iid},{self._cid(c)},{ts_str(d * _DAY + 43200)},phone,inquiry,5.0,4,true,extra\n".encode())
-            listing.append({"entity": "service_interactions", "kind": "wrong_column_count",
-                            "file_day": day_str(d), "key": {"interaction_id": iid}})
+            add_raw(
+                "service_interactions",
+                d,
+                f"{iid},{self._cid(c)},{ts_str(d * _DAY + 43200)},phone,inquiry,5.0,4,true,extra\n".encode(),
+            )
+            listing.append(
+                {
+                    "entity": "service_interactions",
+                    "kind": "wrong_column_count",
+                    "file_day": day_str(d),
+                    "key": {"interaction_id": iid},
+                }
+            )
 
         # Returns whose refund exceeds quantity x unit_price of the line (new ids RX...).
         cnt = need[("returns", "refund_exceeds_line")]
@@ -881,11 +1041,23 @@ class _World:
             q = int(self.l_q[x])
             refund = q * int(self.l_up[x]) * 2 + 100
             self.extra["returns"].append((sec // _DAY, rid, o, x, sec, q, refund))
-            listing.append({"entity": "returns", "kind": "refund_exceeds_line",
-                            "file_day": day_str(sec // _DAY), "key": {"return_id": rid}})
+            listing.append(
+                {
+                    "entity": "returns",
+                    "kind": "refund_exceeds_line",
+                    "file_day": day_str(sec // _DAY),
+                    "key": {"return_id": rid},
+                }
+            )
 
-        listing.sort(key=lambda r: (r["entity"], r["kind"], r["file_day"], json.dumps(r["key"], sort_keys=True)))
-        return {"counts": {k: dict(sorted(v.items())) for k, v in counts.items() if v}, "rows": listing, "raw": raw}
+        listing.sort(
+            key=lambda r: (r["entity"], r["kind"], r["file_day"], json.dumps(r["key"], sort_keys=True))
+        )
+        return {
+            "counts": {k: dict(sorted(v.items())) for k, v in counts.items() if v},
+            "rows": listing,
+            "raw": raw,
+        }
 
     # scalar formatters (bad rows only)
     def _fmt_ts(self, sec: int) -> str:
@@ -913,6 +1085,9 @@ class _World:
     # -- arrow tables -------------------------------------------------------------------
     def tables(self, start_s: int, start_d: int) -> dict:
         """entity -> (table in contract column order, file day per row, sort key per row)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         T = {}
         n = self.n
         cid = _ids("C", np.arange(1, n + 1), self.cw)
@@ -924,12 +1099,22 @@ class _World:
         first = np.where(self.female, self.first, self.first + 10)
         first_a = _vocab(FIRST_NAMES_F + FIRST_NAMES_M, first)
         last_a = _vocab(LAST_NAMES, self.last)
-        comp_name = _join(_vocab(COMPANY_A, self.company[:, 0]), _vocab(COMPANY_B, self.company[:, 1]),
-                          _vocab(COMPANY_C, self.company[:, 2]), sep=" ")
+        comp_name = _join(
+            _vocab(COMPANY_A, self.company[:, 0]),
+            _vocab(COMPANY_B, self.company[:, 1]),
+            _vocab(COMPANY_C, self.company[:, 2]),
+            sep=" ",
+        )
         num = pc.cast(pa.array(np.arange(1, n + 1)), pa.string())
         email_c = _join(pc.utf8_lower(first_a), ".", pc.utf8_lower(last_a), num, "@example.com")
-        email_b = _join("purchasing", num, "@", pc.utf8_lower(_vocab(COMPANY_A, self.company[:, 0])),
-                        pc.utf8_lower(_vocab(COMPANY_B, self.company[:, 1])), ".example.com")
+        email_b = _join(
+            "purchasing",
+            num,
+            "@",
+            pc.utf8_lower(_vocab(COMPANY_A, self.company[:, 0])),
+            pc.utf8_lower(_vocab(COMPANY_B, self.company[:, 1])),
+            ".example.com",
+        )
         bmask = pa.array(b2b)
         cmask = pa.array(~b2b)
         null_s = pa.scalar(None, pa.string())
@@ -964,20 +1149,30 @@ class _World:
         c2 = {k: v.take(pa.array(ch)) for k, v in cust_cols(self.new_region, self.new_city).items()}
         c2["updated_at"] = _ts(start_s, self.change_s[ch])
         tab = pa.concat_tables([pa.table(c1), pa.table(c2)])
-        T["customers"] = (tab, np.concatenate([self.cust_file_day, self.change_day[ch]]),
-                          np.concatenate([self.signup_s, self.change_s[ch]]) * (n + 1)
-                          + np.concatenate([np.arange(n), ch]))
+        T["customers"] = (
+            tab,
+            np.concatenate([self.cust_file_day, self.change_day[ch]]),
+            np.concatenate([self.signup_s, self.change_s[ch]]) * (n + 1) + np.concatenate([np.arange(n), ch]),
+        )
 
         # products (one file, the first day)
         cat_names = _vocab(CATEGORY_NAMES, self.prod_cat)
         pnum = pc.cast(pa.array(np.arange(len(self.prod_cat)) % PRODUCTS_PER_CATEGORY + 1), pa.string())
-        T["products"] = (pa.table({
-            "product_id": pid_all,
-            "product_name": _join(pc.utf8_capitalize(pc.replace_substring(cat_names, "_", " ")), " item ", pnum),
-            "category": cat_names,
-            "unit_cost": _money(self.prod_cost_c),
-            "list_price": _money(self.prod_price_c),
-        }), np.zeros(len(self.prod_cat), dtype=np.int64), np.arange(len(self.prod_cat)))
+        T["products"] = (
+            pa.table(
+                {
+                    "product_id": pid_all,
+                    "product_name": _join(
+                        pc.utf8_capitalize(pc.replace_substring(cat_names, "_", " ")), " item ", pnum
+                    ),
+                    "category": cat_names,
+                    "unit_cost": _money(self.prod_cost_c),
+                    "list_price": _money(self.prod_price_c),
+                }
+            ),
+            np.zeros(len(self.prod_cat), dtype=np.int64),
+            np.arange(len(self.prod_cat)),
+        )
 
         # orders (+ business-rule bad rows)
         no = len(self.o_cust)
@@ -1002,14 +1197,18 @@ class _World:
             ord_parts.append(dup_o)
         if new:
             secs = np.array([e[3] for e in new], dtype=np.int64)
-            parts.append(pa.table({
-                "order_id": pa.array([e[1] for e in new]),
-                "customer_id": pa.array([e[2] for e in new]),
-                "order_ts": _ts(start_s, secs),
-                "channel": pa.array(["web"] * len(new)),
-                "status": pa.array(["completed"] * len(new)),
-                "updated_at": _ts(start_s, secs),
-            }))
+            parts.append(
+                pa.table(
+                    {
+                        "order_id": pa.array([e[1] for e in new]),
+                        "customer_id": pa.array([e[2] for e in new]),
+                        "order_ts": _ts(start_s, secs),
+                        "channel": pa.array(["web"] * len(new)),
+                        "status": pa.array(["completed"] * len(new)),
+                        "updated_at": _ts(start_s, secs),
+                    }
+                )
+            )
             day_parts.append(np.array([e[0] for e in new], dtype=np.int64))
             ord_parts.append(no + np.arange(len(new)))
         T["orders"] = (pa.concat_tables(parts), np.concatenate(day_parts), np.concatenate(ord_parts))
@@ -1037,14 +1236,20 @@ class _World:
             ord_parts.append(x)
         if new:
             o = np.array([e[1] for e in new], dtype=np.int64)
-            parts.append(pa.table({
-                "order_id": oid.take(pa.array(o)),
-                "line_number": pa.array([e[2] for e in new], pa.int32()),
-                "product_id": pa.array([e[3] for e in new]),
-                "quantity": pa.array([e[4] for e in new], pa.int32()),
-                "unit_price": _money(np.array([e[5] for e in new], dtype=np.int64)),
-                "discount_amount": _money(np.zeros(len(new), dtype=np.int64), np.zeros(len(new), dtype=bool)),
-            }))
+            parts.append(
+                pa.table(
+                    {
+                        "order_id": oid.take(pa.array(o)),
+                        "line_number": pa.array([e[2] for e in new], pa.int32()),
+                        "product_id": pa.array([e[3] for e in new]),
+                        "quantity": pa.array([e[4] for e in new], pa.int32()),
+                        "unit_price": _money(np.array([e[5] for e in new], dtype=np.int64)),
+                        "discount_amount": _money(
+                            np.zeros(len(new), dtype=np.int64), np.zeros(len(new), dtype=bool)
+                        ),
+                    }
+                )
+            )
             day_parts.append(np.array([e[0] for e in new], dtype=np.int64))
             # after the order's last good line
             ord_parts.append(self.o_line_start[o] + self.o_k[o] - 1)
@@ -1069,89 +1274,145 @@ class _World:
         if ex:
             x = np.array([e[3] for e in ex], dtype=np.int64)
             secs = np.array([e[4] for e in ex], dtype=np.int64)
-            parts.append(pa.table({
-                "return_id": pa.array([e[1] for e in ex]),
-                "order_id": oid.take(pa.array(self.l_order[x])),
-                "product_id": pid_all.take(pa.array(self.l_prod[x])),
-                "return_ts": _ts(start_s, secs),
-                "quantity": pa.array([e[5] for e in ex], pa.int32()),
-                "refund_amount": _money(np.array([e[6] for e in ex], dtype=np.int64)),
-                "reason": pa.array(["changed_mind"] * len(ex)),
-            }))
+            parts.append(
+                pa.table(
+                    {
+                        "return_id": pa.array([e[1] for e in ex]),
+                        "order_id": oid.take(pa.array(self.l_order[x])),
+                        "product_id": pid_all.take(pa.array(self.l_prod[x])),
+                        "return_ts": _ts(start_s, secs),
+                        "quantity": pa.array([e[5] for e in ex], pa.int32()),
+                        "refund_amount": _money(np.array([e[6] for e in ex], dtype=np.int64)),
+                        "reason": pa.array(["changed_mind"] * len(ex)),
+                    }
+                )
+            )
             day_parts.append(np.array([e[0] for e in ex], dtype=np.int64))
             ord_parts.append(secs)
         T["returns"] = (pa.concat_tables(parts), np.concatenate(day_parts), np.concatenate(ord_parts))
 
         # service interactions
         ns = len(self.s_cust)
-        T["service_interactions"] = (pa.table({
-            "interaction_id": _ids("I", np.arange(1, ns + 1), 9),
-            "customer_id": cid.take(pa.array(self.s_cust)),
-            "interaction_ts": _ts(start_s, self.s_sec),
-            "channel": _vocab(SERVICE_CHANNELS, self.s_ch),
-            "type": _vocab(SERVICE_TYPES, self.s_type),
-            "duration_minutes": pa.array(self.s_dur),
-            "satisfaction_score": pa.array(self.s_sat.astype(np.int32)),
-            "resolved": pa.array(self.s_res),
-        }), self.s_sec // _DAY, np.arange(ns))
+        T["service_interactions"] = (
+            pa.table(
+                {
+                    "interaction_id": _ids("I", np.arange(1, ns + 1), 9),
+                    "customer_id": cid.take(pa.array(self.s_cust)),
+                    "interaction_ts": _ts(start_s, self.s_sec),
+                    "channel": _vocab(SERVICE_CHANNELS, self.s_ch),
+                    "type": _vocab(SERVICE_TYPES, self.s_type),
+                    "duration_minutes": pa.array(self.s_dur),
+                    "satisfaction_score": pa.array(self.s_sat.astype(np.int32)),
+                    "resolved": pa.array(self.s_res),
+                }
+            ),
+            self.s_sec // _DAY,
+            np.arange(ns),
+        )
 
         # marketing contacts
         nm = len(self.m_cust)
         mday = self.m_sec // _DAY
         monday = mday + start_d - (mday + start_d + 3) % 7
         types = list(CAMPAIGN_TYPES)
-        camp = _join("CMP-", pc.replace_substring(pc.cast(_date(0, monday), pa.string()), "-", ""), "-",
-                     _vocab([CAMPAIGN_TYPES[t][0] for t in types], self.m_type))
-        T["marketing_contacts"] = (pa.table({
-            "contact_id": _ids("M", np.arange(1, nm + 1), 9),
-            "customer_id": cid.take(pa.array(self.m_cust)),
-            "campaign_id": camp,
-            "channel": _vocab(CONSENT_CHANNELS, self.m_ch),
-            "contact_ts": _ts(start_s, self.m_sec),
-            "offer_category": _vocab(CATEGORY_NAMES, self.m_offer),
-            "responded": pa.array(self.m_resp),
-            "converted_order_id": pc.if_else(pa.array(self.m_conv), oid.take(pa.array(self.m_conv_order)),
-                                             pa.scalar(None, pa.string())),
-        }), mday, np.arange(nm))
+        camp = _join(
+            "CMP-",
+            pc.replace_substring(pc.cast(_date(0, monday), pa.string()), "-", ""),
+            "-",
+            _vocab([CAMPAIGN_TYPES[t][0] for t in types], self.m_type),
+        )
+        T["marketing_contacts"] = (
+            pa.table(
+                {
+                    "contact_id": _ids("M", np.arange(1, nm + 1), 9),
+                    "customer_id": cid.take(pa.array(self.m_cust)),
+                    "campaign_id": camp,
+                    "channel": _vocab(CONSENT_CHANNELS, self.m_ch),
+                    "contact_ts": _ts(start_s, self.m_sec),
+                    "offer_category": _vocab(CATEGORY_NAMES, self.m_offer),
+                    "responded": pa.array(self.m_resp),
+                    "converted_order_id": pc.if_else(
+                        pa.array(self.m_conv),
+                        oid.take(pa.array(self.m_conv_order)),
+                        pa.scalar(None, pa.string()),
+                    ),
+                }
+            ),
+            mday,
+            np.arange(nm),
+        )
 
         # consents
-        T["consents"] = (pa.table({
-            "customer_id": cid.take(pa.array(self.c_cust)),
-            "channel": _vocab(CONSENT_CHANNELS, self.c_ch),
-            "status": pa.array(np.where(self.c_status, "opt_in", "opt_out")),
-            "updated_at": _ts(start_s, self.c_sec),
-        }), self.c_day, self.c_sec * (4 * n + 4) + self.c_cust * 4 + self.c_ch)
+        T["consents"] = (
+            pa.table(
+                {
+                    "customer_id": cid.take(pa.array(self.c_cust)),
+                    "channel": _vocab(CONSENT_CHANNELS, self.c_ch),
+                    "status": pa.array(np.where(self.c_status, "opt_in", "opt_out")),
+                    "updated_at": _ts(start_s, self.c_sec),
+                }
+            ),
+            self.c_day,
+            self.c_sec * (4 * n + 4) + self.c_cust * 4 + self.c_ch,
+        )
 
         # wallet surveys
         i = self.sv_i
-        T["wallet_surveys"] = (pa.table({
-            "survey_id": _ids("S", np.arange(1, len(i) + 1), 8),
-            "customer_id": cid.take(pa.array(self.w_cust[i])),
-            "survey_date": _date(start_d, self.sv_day),
-            "category": _vocab(CATEGORY_NAMES, self.w_cat[i]),
-            "reported_annual_spend": _money(self.sv_cents),
-            "source": _vocab(SURVEY_SOURCES, self.sv_src),
-        }), self.sv_day, np.arange(len(i)))
+        T["wallet_surveys"] = (
+            pa.table(
+                {
+                    "survey_id": _ids("S", np.arange(1, len(i) + 1), 8),
+                    "customer_id": cid.take(pa.array(self.w_cust[i])),
+                    "survey_date": _date(start_d, self.sv_day),
+                    "category": _vocab(CATEGORY_NAMES, self.w_cat[i]),
+                    "reported_annual_spend": _money(self.sv_cents),
+                    "source": _vocab(SURVEY_SOURCES, self.sv_src),
+                }
+            ),
+            self.sv_day,
+            np.arange(len(i)),
+        )
 
         # installed base
         i = self.ib_i
-        T["installed_base"] = (pa.table({
-            "customer_id": cid.take(pa.array(self.w_cust[i])),
-            "category": _vocab(CATEGORY_NAMES, self.w_cat[i]),
-            "as_of_date": _date(start_d, self.ib_day),
-            "units_installed": pa.array(self.ib_units.astype(np.int32)),
-        }), self.ib_day, np.arange(len(i)))
+        T["installed_base"] = (
+            pa.table(
+                {
+                    "customer_id": cid.take(pa.array(self.w_cust[i])),
+                    "category": _vocab(CATEGORY_NAMES, self.w_cat[i]),
+                    "as_of_date": _date(start_d, self.ib_day),
+                    "units_installed": pa.array(self.ib_units.astype(np.int32)),
+                }
+            ),
+            self.ib_day,
+            np.arange(len(i)),
+        )
         self._cid_arr = cid
         return T
 
     # -- ground truth -------------------------------------------------------------------
-    def write_ground_truth(self, folder: Path, seed: int, end_date: date, start_s: int, start_d: int,
-                           bad: dict) -> None:
+    def write_ground_truth(
+        self, folder: Path, seed: int, end_date: date, start_s: int, start_d: int, bad: dict
+    ) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
         types = list(CAMPAIGN_TYPES)
         rates = [
-            {"segment": seg, "campaign_type": t, "campaign_code": CAMPAIGN_TYPES[t][0], "channel": ch,
-             "rate": min(0.9, CAMPAIGN_TYPES[t][2] * RESPONSE_CHANNEL_MULTIPLIER[ch] * RESPONSE_SEGMENT_MULTIPLIER[seg])}
-            for seg in ("B2C", "B2B") for t in types for ch in CONSENT_CHANNELS
+            {
+                "segment": seg,
+                "campaign_type": t,
+                "campaign_code": CAMPAIGN_TYPES[t][0],
+                "channel": ch,
+                "rate": min(
+                    0.9,
+                    CAMPAIGN_TYPES[t][2] * RESPONSE_CHANNEL_MULTIPLIER[ch] * RESPONSE_SEGMENT_MULTIPLIER[seg],
+                ),
+            }
+            for seg in ("B2C", "B2B")
+            for t in types
+            for ch in CONSENT_CHANNELS
             if not (seg == "B2B" and t == "birthday_upcoming")
         ]
         completed = ~self.o_canc
@@ -1168,7 +1429,10 @@ class _World:
             "gamma": GAMMA_GAMMA["gamma"],
             "b2b_spend_multiplier": B2B_SPEND_MULTIPLIER,
             "b2b_share": B2B_SHARE,
-            "seasonality": {"monthly_multiplier": SEASONALITY, "method": "time change (equivalent to thinning)"},
+            "seasonality": {
+                "monthly_multiplier": SEASONALITY,
+                "method": "time change (equivalent to thinning)",
+            },
             "cancelled_share": CANCELLED_SHARE,
             "return_share": RETURN_SHARE,
             "category_parameters": [{"category": c, **CATEGORIES[c]} for c in CATEGORY_NAMES],
@@ -1195,33 +1459,50 @@ class _World:
             },
         }
         (folder / "params.json").write_text(json.dumps(params, indent=2, sort_keys=False) + "\n")
-        bad_doc = {"counts": bad["counts"], "parse_failure_kinds": list(PARSE_FAILURE_KINDS), "rows": bad["rows"]}
+        bad_doc = {
+            "counts": bad["counts"],
+            "parse_failure_kinds": list(PARSE_FAILURE_KINDS),
+            "rows": bad["rows"],
+        }
         (folder / "bad_rows.json").write_text(json.dumps(bad_doc, indent=1) + "\n")
         n_orders = np.bincount(self.o_cust[completed], minlength=self.n)
         birth_day = np.floor(self.birth_t).astype(np.int64)
-        pq.write_table(pa.table({
-            "customer_id": self._cid_arr,
-            "customer_type": pa.array(np.where(self.is_b2b, "B2B", "B2C")),
-            "lambda": pa.array(self.lam),
-            "p_dropout": pa.array(self.pdrop),
-            "nu": pa.array(self.nu),
-            "expected_order_value": pa.array(GAMMA_GAMMA["p"] / self.nu),
-            "alive_at_end": pa.array(self.alive_at_end),
-            "birth_date": pc.if_else(pa.array(self.born), _date(start_d, np.minimum(birth_day, self.days - 1)),
-                                     pa.scalar(None, pa.date32())),
-            "completed_orders": pa.array(n_orders),
-        }), folder / "customers.parquet")
+        pq.write_table(
+            pa.table(
+                {
+                    "customer_id": self._cid_arr,
+                    "customer_type": pa.array(np.where(self.is_b2b, "B2B", "B2C")),
+                    "lambda": pa.array(self.lam),
+                    "p_dropout": pa.array(self.pdrop),
+                    "nu": pa.array(self.nu),
+                    "expected_order_value": pa.array(GAMMA_GAMMA["p"] / self.nu),
+                    "alive_at_end": pa.array(self.alive_at_end),
+                    "birth_date": pc.if_else(
+                        pa.array(self.born),
+                        _date(start_d, np.minimum(birth_day, self.days - 1)),
+                        pa.scalar(None, pa.date32()),
+                    ),
+                    "completed_orders": pa.array(n_orders),
+                }
+            ),
+            folder / "customers.parquet",
+        )
         end_day = self.days - 1
-        pq.write_table(pa.table({
-            "customer_id": self._cid_arr.take(pa.array(self.w_cust)),
-            "category": _vocab(CATEGORY_NAMES, self.w_cat),
-            "category_weight": pa.array(self.pref_w[self.w_cust, :].max(axis=1) * 0 + self._w_weight()),
-            "expected_annual_spend": pa.array(self.w_spend),
-            "true_wallet": pa.array(self.w_wallet),
-            "true_share": pa.array(self.w_share),
-            "as_of_date": _date(start_d, np.full(len(self.w_cust), end_day)),
-        }), folder / "wallets.parquet")
+        pq.write_table(
+            pa.table(
+                {
+                    "customer_id": self._cid_arr.take(pa.array(self.w_cust)),
+                    "category": _vocab(CATEGORY_NAMES, self.w_cat),
+                    "category_weight": pa.array(self._w_weight()),
+                    "expected_annual_spend": pa.array(self.w_spend),
+                    "true_wallet": pa.array(self.w_wallet),
+                    "true_share": pa.array(self.w_share),
+                    "as_of_date": _date(start_d, np.full(len(self.w_cust), end_day)),
+                }
+            ),
+            folder / "wallets.parquet",
+        )
 
     def _w_weight(self) -> np.ndarray:
-        slot = _within_group_index(np.repeat(np.concatenate([[0], np.cumsum(self.k_pref)[:-1]]), self.k_pref))
+        slot = _within_group_index(np.repeat(_starts(self.k_pref), self.k_pref))
         return self.pref_w[self.w_cust, slot]

@@ -1,0 +1,82 @@
+"""Benchmark the pipeline stages at scale (not a test): seconds per stage, and the dbt build against
+a bare DuckDB aggregate over fct_order_lines (the floor), measured in the same run.
+
+    python scripts/bench_pipeline.py --customers 100000 --days 730
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--customers", type=int, default=100_000)
+    p.add_argument("--days", type=int, default=730)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--end-date", type=date.fromisoformat, default=date(2025, 12, 31))
+    p.add_argument("--home", type=Path, help="working folder (default: a temp folder, removed afterwards)")
+    p.add_argument("--floor-repeats", type=int, default=3, help="runs of the floor query (best is kept)")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    from cvw import db, settings
+    from cvw.generate import generate
+    from cvw.pipeline import new_run_id, step_build, step_gate, step_ingest, step_publish
+
+    home = args.home or Path(tempfile.mkdtemp(prefix="cvw_bench_"))
+    s = settings.load(home=home)
+    as_of = args.end_date
+    run_id = new_run_id(as_of)
+    seconds: dict[str, float] = {}
+
+    def timed(name, fn, *a):
+        t = time.perf_counter()
+        out = fn(*a)
+        seconds[name] = time.perf_counter() - t
+        print(f"{name:>10}: {seconds[name]:8.1f} s", flush=True)
+        return out
+
+    if not (s.landing_dir / "orders").exists():
+        timed("generate", lambda: generate(s.landing_dir, customers=args.customers, days=args.days,
+                                            seed=args.seed, end_date=as_of))
+    timed("ingest", step_ingest, s, run_id)
+    timed("dbt_build", step_build, s, as_of)
+    gate = timed("gate", step_gate, s, as_of, run_id)
+    timed("publish", step_publish, s, as_of, run_id, gate)
+
+    floor_sql = (
+        "select customer_id, count(*), sum(line_revenue), sum(line_margin) "
+        "from marts.fct_order_lines where is_completed group by 1"
+    )
+    with db.connect(s.warehouse, read_only=True) as con:
+        best = float("inf")
+        for _ in range(args.floor_repeats):
+            t = time.perf_counter()
+            con.sql(floor_sql).fetchall()
+            best = min(best, time.perf_counter() - t)
+        lines = con.sql("select count(*) from marts.fct_order_lines").fetchall()[0][0]
+        orders = con.sql("select count(*) from marts.fct_orders").fetchall()[0][0]
+    seconds["floor_aggregate"] = best
+    result = {
+        "customers": args.customers,
+        "days": args.days,
+        "orders": orders,
+        "order_lines": lines,
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "dbt_build_over_floor": round(seconds["dbt_build"] / best, 1),
+    }
+    print(json.dumps(result, indent=2))
+    if args.home is None:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
