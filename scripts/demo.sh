@@ -14,10 +14,11 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export GX_ANALYTICS_ENABLED=false
 
 landing="$CVW_HOME/landing"
+mkdir -p "$CVW_HOME"
 if [ ! -d "$landing" ]; then
   echo "==> generating $DEMO_CUSTOMERS customers, two years ending $DEMO_AS_OF, with a few bad rows -> $landing"
   cvw generate --customers "$DEMO_CUSTOMERS" --days 730 --end-date "$DEMO_AS_OF" --bad-rows-rate 0.001 \
-    --out "$landing" > "$CVW_HOME.generate.json"
+    --out "$landing" > /dev/null
 else
   echo "==> reusing landing files in $landing (delete $CVW_HOME to start over)"
 fi
@@ -33,7 +34,8 @@ if ! airflow dags test customer_value_nightly "$DEMO_AS_OF" > "$log" 2>&1; then
   echo "the DAG run failed; full log: $log" >&2
   exit 1
 fi
-grep -oE "Task instance state updated.*new_state=[a-z]+|DagRun Finished.*state=[a-z]+" "$log" | sed -E 's/.*(new_state=[a-z]+|state=[a-z]+).*/  \1/' | sort | uniq -c
+grep -oE "DagRun Finished: dag_id=[a-z_]+, logical_date=[^,]+, run_id=[^,]+" "$log" | sed 's/^/   /'
+grep -oE "DagRun Finished.*, state=[a-z]+" "$log" | grep -oE "state=[a-z]+$" | sed 's/^/   run /'
 
 echo
 cvw status
