@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -26,6 +27,7 @@ def main() -> None:
     p.add_argument("--floor-repeats", type=int, default=3, help="runs of the floor query (best is kept)")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    os.environ.setdefault("DBT_QUIET", "true")  # dbt prints every node otherwise
 
     from cvw import db, settings
     from cvw.generate import generate
