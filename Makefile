@@ -12,7 +12,7 @@ help:  ## list the targets
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,engines]"
 	@touch $@
 
 install: $(VENV)/.installed  ## create .venv and install the pinned stack

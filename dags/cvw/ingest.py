@@ -173,9 +173,10 @@ def _csv_header(path: Path) -> list[str]:
     return [c.strip().lower() for c in next(csv.reader(io.StringIO(text)))]
 
 
-def _parquet_header(con, path: Path) -> list[str]:
-    rows = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
-    return [r[0].lower() for r in rows]
+def _parquet_header(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return [name.lower() for name in pq.read_schema(path).names]
 
 
 def discover(settings: Settings) -> tuple[list[LandingFile], list[str]]:
@@ -216,9 +217,11 @@ def discover(settings: Settings) -> tuple[list[LandingFile], list[str]]:
     return files, warnings
 
 
-def plan(con, files: list[LandingFile]) -> tuple[list[LandingFile], int]:
-    """Split discovered files into new ones and already-loaded ones; fail on changed or malformed files."""
-    known = dict(con.execute("select file_name, sha256 from ingest.file_manifest").fetchall())
+def plan(known: dict[str, str], files: list[LandingFile]) -> tuple[list[LandingFile], int]:
+    """Split discovered files into new ones and already-loaded ones; fail on changed or malformed files.
+
+    `known` maps manifest file names to their sha256. Engine-independent: every engine's ingest uses it.
+    """
     new, skipped, problems = [], 0, []
     for f in files:
         if f.name in known:
@@ -234,7 +237,7 @@ def plan(con, files: list[LandingFile]) -> tuple[list[LandingFile], int]:
         if f.size == 0:
             new.append(f)
             continue
-        f.columns = _parquet_header(con, f.path) if f.path.suffix.lower() == ".parquet" else _csv_header(f.path)
+        f.columns = _parquet_header(f.path) if f.path.suffix.lower() == ".parquet" else _csv_header(f.path)
         missing = sorted(f.entity.required - set(f.columns))
         if missing:
             problems.append(
@@ -428,17 +431,39 @@ def _empty_file(con, f: LandingFile, run_id: str, loaded_at: datetime, result: I
     result.warnings.append(f"{f.name}: empty file (0 bytes), recorded with 0 rows")
 
 
+def new_ingest_run_id() -> str:
+    return f"ingest_{datetime.now(timezone.utc):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
+
+
+def finish(result: IngestResult, started: float) -> IngestResult:
+    """Log warnings, drift and the summary line (every engine's ingest ends here)."""
+    for w in result.warnings:
+        log.warning(w)
+    for d in result.schema_drift:
+        log.warning("schema drift: %s", d)
+    result.seconds = time.monotonic() - started
+    log.info(result.summary())
+    return result
+
+
 def ingest_landing(settings: Settings, run_id: str | None = None) -> IngestResult:
-    """Load every new landing file into raw; see the module docstring for the rules."""
+    """Load every new landing file into the engine of `settings.target` (see the module docstring)."""
+    from cvw.engines import get_engine
+
+    return get_engine(settings).ingest(settings, run_id or new_ingest_run_id())
+
+
+def ingest_duckdb(settings: Settings, run_id: str) -> IngestResult:
+    """DuckDB: read CSVs with DuckDB's reject tables, Parquet with checked casts."""
     started = time.monotonic()
-    run_id = run_id or f"ingest_{datetime.now(timezone.utc):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
     result = IngestResult(run_id=run_id)
     files, warnings = discover(settings)
     result.warnings.extend(warnings)
     with db.connect(settings.warehouse) as con:
         con.execute("set TimeZone = 'UTC'")
         ensure_schema(con)
-        new, result.files_skipped = plan(con, files)
+        known = dict(con.execute("select file_name, sha256 from ingest.file_manifest").fetchall())
+        new, result.files_skipped = plan(known, files)
         loaded_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
         groups: dict[tuple, list[LandingFile]] = defaultdict(list)
         for f in new:
@@ -449,10 +474,4 @@ def ingest_landing(settings: Settings, run_id: str | None = None) -> IngestResul
         for i, ((entity, suffix, _), group) in enumerate(sorted(groups.items()), start=1):
             log.info("ingest %d/%d: %s, %d %s file(s)", i, len(groups), entity, len(group), suffix)
             _load_group(con, group, run_id, loaded_at, result)
-    for w in result.warnings:
-        log.warning(w)
-    for d in result.schema_drift:
-        log.warning("schema drift: %s", d)
-    result.seconds = time.monotonic() - started
-    log.info(result.summary())
-    return result
+    return finish(result, started)

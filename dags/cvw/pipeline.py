@@ -35,10 +35,14 @@ def step_build(settings: Settings, as_of: date) -> dict:
 
 
 def step_gate(settings: Settings, as_of: date, run_id: str) -> dict:
-    from cvw.publish import previous_row_counts
+    from cvw.engines import get_engine
     from cvw.quality import run_gate
 
-    result = run_gate(settings, as_of, run_id, previous_rows=previous_row_counts(settings, as_of))
+    engine = get_engine(settings)
+    try:
+        result = run_gate(settings, as_of, run_id, previous_rows=engine.previous_row_counts(as_of), engine=engine)
+    finally:
+        engine.close()
     return {
         "seconds": round(result.seconds, 3),
         "checks": len(result.checks),
@@ -50,18 +54,21 @@ def step_gate(settings: Settings, as_of: date, run_id: str) -> dict:
 
 
 def step_publish(settings: Settings, as_of: date, run_id: str, gate: dict, run_summary: dict | None = None) -> dict:
-    from cvw.publish import publish
+    from cvw.engines import get_engine
     from cvw.quality import PUBLISHED_TABLES
 
-    result = publish(
-        settings, as_of, run_id, PUBLISHED_TABLES, gate_checks=gate["checks"], gate_failed=gate["failed"],
-        run_summary=run_summary,
-    )
+    if gate["failed"]:
+        raise ValueError("refusing to publish: the gate reported failures")
+    engine = get_engine(settings)
+    try:
+        result = engine.publish(as_of, run_id, PUBLISHED_TABLES, gate["checks"], run_summary)
+    finally:
+        engine.close()
     return {
         "seconds": round(result.seconds, 3),
         "replaced_current": result.replaced_current,
         "row_counts": result.row_counts,
-        "path": str(result.path),
+        "location": str(result.path),
     }
 
 

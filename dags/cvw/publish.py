@@ -47,7 +47,7 @@ class PublishResult:
     as_of: date
     run_id: str
     replaced_current: bool
-    path: Path
+    path: Path | str  # the published file (DuckDB) or schema (server engines)
     row_counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -63,51 +63,23 @@ def _sql_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def published_state(settings: Settings) -> tuple[date | None, dict[str, int]]:
-    """The as-of date of the current published tables and their row counts (None, {} before any publish)."""
-    if not settings.analytics_db.exists():
-        return None, {}
-    with db.connect(settings.analytics_db, read_only=True) as con:
-        row = con.execute(
-            "select as_of_date, row_counts from analytics.publish_log where is_current "
-            "order by published_at desc limit 1"
-        ).fetchall()
-    if not row:
-        return None, {}
-    return row[0][0], json.loads(row[0][1])
-
-
-def previous_row_counts(settings: Settings, as_of: date) -> dict[str, int]:
-    """Row counts of the latest publish with as_of_date <= D: the reference for the gate's row-count band."""
-    if not settings.analytics_db.exists():
-        return {}
-    with db.connect(settings.analytics_db, read_only=True) as con:
-        row = con.execute(
-            "select row_counts from analytics.publish_log where as_of_date <= ? "
-            "order by as_of_date desc, published_at desc limit 1",
-            [as_of],
-        ).fetchall()
-    return json.loads(row[0][0]) if row else {}
-
-
-def publish(
+def publish_duckdb(
     settings: Settings,
     as_of: date,
     run_id: str,
     tables: tuple[str, ...],
     gate_checks: int,
-    gate_failed: int = 0,
     run_summary: dict | None = None,
     schema: str = "marts",
 ) -> PublishResult:
-    """Write a new analytics file from the audit tables and swap it in; see the module docstring."""
+    """Write a new published file from the audit tables and swap it in; see the module docstring."""
+    from cvw.engines.duckdb import DuckDBEngine
+
     started = time.monotonic()
-    if gate_failed:
-        raise ValueError("refusing to publish: the gate reported failures")
     settings.publish_dir.mkdir(parents=True, exist_ok=True)
     for stale in settings.publish_dir.glob(".analytics.*.tmp*"):
         stale.unlink()  # left by a crashed publish; never read by anyone
-    current_as_of, _ = published_state(settings)
+    current_as_of, _ = DuckDBEngine(settings).published_state()
     replace_current = current_as_of is None or as_of >= current_as_of
     tmp = settings.publish_dir / f".analytics.{uuid.uuid4().hex[:8]}.tmp.duckdb"
     old = settings.analytics_db
@@ -132,9 +104,9 @@ def publish(
                 )
                 con.execute("detach old")
             con.execute(
-                "insert into pub.analytics.publish_log values (?, ?, ?, ?, 'passed', ?, ?, ?, ?, ?)",
+                "insert into pub.analytics.publish_log values (?, ?, ?, ?, 'passed', ?, 0, ?, ?, ?)",
                 [
-                    as_of, run_id, published_at, replace_current, gate_checks, gate_failed,
+                    as_of, run_id, published_at, replace_current, gate_checks,
                     sum(row_counts.values()), json.dumps(row_counts, sort_keys=True),
                     json.dumps(run_summary or {}, sort_keys=True, default=str),
                 ],

@@ -1,7 +1,7 @@
 """The publish gate: Great Expectations suites over the freshly built audit marts.
 
-GX's SQL datasource does not work on DuckDB (PITFALLS 3), so each table is read from DuckDB through
-Arrow into pandas and validated as a dataframe asset. One suite per published table (suite name ==
+The engine hands GX a batch for each table (DuckDB: Arrow -> pandas dataframe, PITFALLS 3; PostgreSQL:
+GX's SQL datasource, in-database; Spark: a Spark dataframe). One suite per published table (suite name ==
 table name), one checkpoint per table (`publish_gate__<table>`), Data Docs as the human-readable report.
 dbt tests own structure (keys, not-null, accepted values, relationships); these suites own ranges,
 point-in-time bounds, freshness and row-count bands against the previous publish.
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from cvw import db
+from cvw.engines import get_engine
 from cvw.settings import DBT_PROJECT_DIR, EXPECTATIONS_DIR, Settings
 
 log = logging.getLogger(__name__)
@@ -252,6 +252,7 @@ def run_gate(
     previous_rows: dict[str, int] | None = None,
     schema: str = "marts",
     tables: tuple[str, ...] = PUBLISHED_TABLES,
+    engine=None,
 ) -> GateResult:
     """Validate every audit table; write a JSON report and Data Docs; raise GateFailed on any failure."""
     _quiet_gx()
@@ -260,52 +261,45 @@ def run_gate(
     started = time.monotonic()
     v = gate_vars()
     ctx = _context(settings)
-    source = ctx.data_sources.add_or_update_pandas("audit_marts")
+    engine = engine or get_engine(settings)
     result = GateResult(as_of=as_of)
-    with db.connect(settings.warehouse) as con:
-        for table in tables:
-            df = con.sql(f"select * from {schema}.{table}").to_arrow_table().to_pandas()
-            result.row_counts[table] = len(df)
-            names = [a.name for a in source.assets]
-            asset = source.get_asset(table) if table in names else source.add_dataframe_asset(table)
-            batch_names = [b.name for b in asset.batch_definitions]
-            batch = asset.get_batch_definition("whole") if "whole" in batch_names else (
-                asset.add_batch_definition_whole_dataframe("whole")
+    for table in tables:
+        batch, batch_parameters, rows = engine.gx_batch(ctx, schema, table)
+        result.row_counts[table] = rows
+        suite = ctx.suites.add_or_update(build_suite(table, as_of, (previous_rows or {}).get(table), v))
+        validation = ctx.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=f"publish_gate__{table}", data=batch, suite=suite)
+        )
+        checkpoint = ctx.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=f"publish_gate__{table}",
+                validation_definitions=[validation],
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+                result_format={
+                    "result_format": "COMPLETE",
+                    "unexpected_index_column_names": TABLE_KEYS[table],
+                    "partial_unexpected_count": 5,
+                },
             )
-            suite = ctx.suites.add_or_update(build_suite(table, as_of, (previous_rows or {}).get(table), v))
-            validation = ctx.validation_definitions.add_or_update(
-                gx.ValidationDefinition(name=f"publish_gate__{table}", data=batch, suite=suite)
-            )
-            checkpoint = ctx.checkpoints.add_or_update(
-                gx.Checkpoint(
-                    name=f"publish_gate__{table}",
-                    validation_definitions=[validation],
-                    actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
-                    result_format={
-                        "result_format": "COMPLETE",
-                        "unexpected_index_column_names": TABLE_KEYS[table],
-                        "partial_unexpected_count": 5,
-                    },
-                )
-            )
-            outcome = checkpoint.run(batch_parameters={"dataframe": df}, run_id=None)
-            for run_result in outcome.run_results.values():
-                for r in run_result.results:
-                    cfg = r.expectation_config
-                    res = r.result or {}
-                    result.checks.append(
-                        CheckResult(
-                            table=table,
-                            check=cfg.type,
-                            kwargs=_as_jsonable({k: v for k, v in cfg.kwargs.items() if k != "batch_id"}),
-                            success=bool(r.success),
-                            unexpected_count=res.get("unexpected_count"),
-                            sample=_as_jsonable((res.get("unexpected_index_list") or [])[:5]
-                                                or res.get("observed_value")),
-                        )
+        )
+        outcome = checkpoint.run(batch_parameters=batch_parameters)
+        for run_result in outcome.run_results.values():
+            for r in run_result.results:
+                cfg = r.expectation_config
+                res = r.result or {}
+                result.checks.append(
+                    CheckResult(
+                        table=table,
+                        check=cfg.type,
+                        kwargs=_as_jsonable({k: v for k, v in cfg.kwargs.items() if k != "batch_id"}),
+                        success=bool(r.success),
+                        unexpected_count=res.get("unexpected_count"),
+                        sample=_as_jsonable((res.get("unexpected_index_list") or [])[:5]
+                                            or res.get("observed_value")),
                     )
-            log.info("gate %s: %d rows, %s", table, len(df),
-                     "ok" if all(c.success for c in result.checks if c.table == table) else "FAILED")
+                )
+        log.info("gate %s: %d rows, %s", table, rows,
+                 "ok" if all(c.success for c in result.checks if c.table == table) else "FAILED")
     result.seconds = time.monotonic() - started
     sites = ctx.get_docs_sites_urls()
     result.data_docs = sites[0]["site_url"] if sites else None

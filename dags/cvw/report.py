@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 
-from cvw import db
+import json
+
 from cvw.settings import Settings
 
 EXAMPLE_QUERIES = """\
@@ -26,38 +27,40 @@ def _table(rows: list[tuple], header: list[str]) -> str:
 
 
 def status_text(settings: Settings) -> str:
+    from cvw.engines import get_engine
+
+    engine = get_engine(settings)
     out = []
-    if not settings.analytics_db.exists():
-        out.append(f"nothing published yet ({settings.analytics_db} does not exist)")
-    else:
-        with db.connect(settings.analytics_db, read_only=True) as con:
-            tables = con.execute(
-                "select table_name, estimated_size from duckdb_tables() where schema_name = 'analytics' "
-                "order by table_name"
-            ).fetchall()
-            counts = [(t, con.execute(f"select count(*) from analytics.{t}").fetchall()[0][0]) for t, _ in tables]
-            log_rows = con.execute(
-                "select as_of_date, run_id, published_at, is_current, gate_result, gate_checks, total_rows "
-                "from analytics.publish_log order by published_at desc limit 10"
-            ).fetchall()
-        out.append(f"Published tables in {settings.analytics_db} (schema analytics):")
-        out.append(_table(counts, ["table", "rows"]))
-        out.append("")
-        out.append("Publish log (latest first):")
-        out.append(_table(log_rows, ["as_of_date", "run_id", "published_at", "current", "gate", "checks", "rows"]))
-    if settings.warehouse.exists():
-        with db.connect(settings.warehouse, read_only=True) as con:
-            has = con.execute(
-                "select count(*) from duckdb_tables() where schema_name = 'audit' and table_name = 'row_accounting'"
-            ).fetchall()[0][0]
-            if has:
-                acc = con.execute(
-                    "select entity, file_rows, accepted_rows, quarantined_rows, rejected_rows, balanced "
-                    "from audit.row_accounting order by entity"
-                ).fetchall()
-                out.append("")
-                out.append("Row accounting (file rows = accepted + quarantined + rejected):")
-                out.append(_table(acc, ["entity", "file_rows", "accepted", "quarantined", "rejected", "balanced"]))
+    try:
+        log_rows = engine.published_log()
+        if not log_rows:
+            out.append(f"nothing published yet on {engine.name}")
+        else:
+            current = next((r for r in log_rows if r["is_current"]), log_rows[0])
+            counts = sorted(json.loads(current["row_counts"]).items())
+            where = settings.analytics_db if engine.name == "duckdb" else f"{engine.name} schema analytics"
+            out.append(f"Published tables in {where} (schema analytics), as of {current['as_of_date']}:")
+            out.append(_table(counts, ["table", "rows"]))
+            out.append("")
+            out.append("Publish log (latest first):")
+            out.append(_table(
+                [(r["as_of_date"], r["run_id"], r["published_at"], r["is_current"], r["gate_result"],
+                  r["gate_checks"], r["total_rows"]) for r in log_rows[:10]],
+                ["as_of_date", "run_id", "published_at", "current", "gate", "checks", "rows"],
+            ))
+        try:
+            acc = engine.query(
+                "select entity, file_rows, accepted_rows, quarantined_rows, rejected_rows, balanced "
+                "from audit.row_accounting order by entity"
+            )
+        except Exception:  # noqa: BLE001 - nothing built yet
+            acc = None
+        if acc:
+            out.append("")
+            out.append("Row accounting (file rows = accepted + quarantined + rejected):")
+            out.append(_table(acc, ["entity", "file_rows", "accepted", "quarantined", "rejected", "balanced"]))
+    finally:
+        engine.close()
     out.append("")
     out.append("Example queries:")
     out.append(EXAMPLE_QUERIES.format(db=settings.analytics_db))
@@ -66,35 +69,33 @@ def status_text(settings: Settings) -> str:
 
 def problem_rows(settings: Settings, limit: int = 20) -> str:
     """Quarantined rows (could not parse) and rejected rows (broke a rule), with reasons."""
-    if not settings.warehouse.exists():
-        return f"no warehouse yet at {settings.warehouse}"
+    from cvw.engines import get_engine
+
+    engine = get_engine(settings)
     out = []
-    with db.connect(settings.warehouse, read_only=True) as con:
-        q = con.execute(
-            "select entity, error_kind, count(*) from quarantine.rows group by 1, 2 order by 1, 2"
-        ).fetchall()
+    try:
+        q = engine.query("select entity, error_kind, count(*) from quarantine.rows group by 1, 2 order by 1, 2")
         out.append("Quarantined rows (quarantine.rows) by kind:")
         out.append(_table(q, ["entity", "kind", "rows"]))
-        sample = con.execute(
+        sample = engine.query(
             f"select entity, source_file, line_number, error_kind, reason from quarantine.rows "
             f"order by entity, source_file, line_number limit {int(limit)}"
-        ).fetchall()
+        )
         out.append(_table(sample, ["entity", "file", "line", "kind", "reason"]))
-        has = con.execute(
-            "select count(*) from duckdb_tables() where schema_name = 'audit' and table_name = 'rejected_rows'"
-        ).fetchall()[0][0]
-        if has:
-            r = con.execute(
+        try:
+            r = engine.query(
                 "select entity, rejection_reason, count(*) from audit.rejected_rows group by 1, 2 order by 1, 2"
-            ).fetchall()
-            out.append("")
-            out.append("Rejected rows (audit.rejected_rows) by reason:")
-            out.append(_table(r, ["entity", "reason", "rows"]))
-            sample = con.execute(
-                f"select entity, record_key, source_file, line_number, rejection_reason from audit.rejected_rows "
-                f"order by entity, source_file, line_number limit {int(limit)}"
-            ).fetchall()
-            out.append(_table(sample, ["entity", "key", "file", "line", "reason"]))
+            )
+        except Exception:  # noqa: BLE001 - dbt has not built the audit models yet
+            return "\n".join(out)
+        out.append("")
+        out.append("Rejected rows (audit.rejected_rows) by reason:")
+        out.append(_table(r, ["entity", "reason", "rows"]))
+        sample = engine.query(
+            f"select entity, record_key, source_file, line_number, rejection_reason from audit.rejected_rows "
+            f"order by entity, source_file, line_number limit {int(limit)}"
+        )
+        out.append(_table(sample, ["entity", "key", "file", "line", "reason"]))
+    finally:
+        engine.close()
     return "\n".join(out)
-
-

@@ -1,0 +1,56 @@
+"""DuckDB engine (default): a working warehouse file and a separate published file swapped atomically.
+
+See cvw.ingest (reject tables -> quarantine) and cvw.publish (file swap) for the mechanics.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from cvw import db
+from cvw.engines.base import Engine
+from cvw.settings import Settings
+
+
+class DuckDBEngine(Engine):
+    name = "duckdb"
+
+    def ingest(self, settings: Settings, run_id: str):
+        from cvw.ingest import ingest_duckdb
+
+        return ingest_duckdb(settings, run_id)
+
+    def gx_batch(self, context: Any, schema: str, table: str) -> tuple[Any, dict, int]:
+        # GX's SQL datasource does not work on DuckDB (PITFALLS 3): DuckDB -> Arrow -> pandas
+        with db.connect(self.settings.warehouse) as con:
+            df = con.sql(f"select * from {schema}.{table}").to_arrow_table().to_pandas()
+        source = context.data_sources.add_or_update_pandas("audit_marts")
+        names = [a.name for a in source.assets]
+        asset = source.get_asset(table) if table in names else source.add_dataframe_asset(table)
+        batches = [b.name for b in asset.batch_definitions]
+        batch = asset.get_batch_definition("whole") if "whole" in batches else (
+            asset.add_batch_definition_whole_dataframe("whole")
+        )
+        return batch, {"dataframe": df}, len(df)
+
+    def publish(self, as_of: date, run_id: str, tables: tuple[str, ...], gate_checks: int, run_summary: dict | None):
+        from cvw.publish import publish_duckdb
+
+        return publish_duckdb(self.settings, as_of, run_id, tables, gate_checks, run_summary)
+
+    def published_log(self) -> list[dict]:
+        if not self.settings.analytics_db.exists():
+            return []
+        with db.connect(self.settings.analytics_db, read_only=True) as con:
+            cur = con.execute("select * from analytics.publish_log order by published_at desc")
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        with db.connect(self.settings.warehouse, read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
+
+    def query_published(self, sql: str, params: list | None = None) -> list[tuple]:
+        with db.connect(self.settings.analytics_db, read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
