@@ -15,6 +15,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 LANDING_SMALL = FIXTURES / "landing_small"
 SMALL_AS_OF = date(2025, 1, 3)
 
+# server-engine fixtures (one PostgreSQL server and one Spark session per test run)
+pytest_plugins = ["tests.engines.pg_server", "tests.engines.spark_session"]
+
 _airflow_home = Path(tempfile.mkdtemp(prefix="cvw_airflow_"))
 os.environ.setdefault("AIRFLOW_HOME", str(_airflow_home))
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))

@@ -1,0 +1,1 @@
+"""Placeholder: the shared Spark session fixture lands here (tests/engines/spark_session.py)."""
