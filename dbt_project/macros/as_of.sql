@@ -11,11 +11,3 @@
 {% macro on_or_before_as_of(ts) -%}
     {{ ts }} < {{ dbt.dateadd('day', 1, as_of_date()) }}
 {%- endmacro %}
-
-{# The date a landing file is named after (…YYYY-MM-DD… or …YYYYMMDD…), null when it carries none. #}
-{% macro file_date(source_file) -%}
-    coalesce(
-        try_strptime(regexp_extract({{ source_file }}, '(\d{4}-\d{2}-\d{2})[^/]*$', 1), '%Y-%m-%d'),
-        try_strptime(regexp_extract({{ source_file }}, '(\d{8})[^/]*$', 1), '%Y%m%d')
-    )::date
-{%- endmacro %}

@@ -16,13 +16,9 @@
     end
 {%- endmacro %}
 
-{# SQL list literal: ('a', 'b') #}
-{% macro in_list(values) -%}
-    ({% for v in values %}'{{ v }}'{{ ', ' if not loop.last }}{% endfor %})
-{%- endmacro %}
-
 {# Validation of an entity that hangs off a customer: duplicates first, then the entity's own rules,
-   then the customer must be known (an accepted customer record exists, at any date). #}
+   then the customer must be known (an accepted customer record exists, at any date).
+   The flags are computed in one CTE and only the source's columns + rejection_reason come out. #}
 {% macro validate_customer_facts(stg_model, key_columns, rules=[]) %}
 with
 
@@ -34,32 +30,24 @@ facts as (
 
 known_customers as (
 
-    select distinct customer_id
+    select distinct customer_id as known_customer_id
     from {{ ref('int_crm__customers_validated') }}
     where rejection_reason is null
-
-),
-
-ranked as (
-
-    select
-        facts.*,
-        {{ key_rank(key_columns) }} as _key_rank,
-        known_customers.customer_id is null as _unknown_customer
-
-    from facts
-    left join known_customers using (customer_id)
 
 ),
 
 validated as (
 
     select
-        * exclude (_key_rank, _unknown_customer),
-        {{ rejection_reason([('duplicate_key', '_key_rank > 1')] + rules + [('unknown_customer', '_unknown_customer')]) }}
-            as rejection_reason
+        facts.*,
+        {{ rejection_reason(
+            [('duplicate_key', key_rank(key_columns) ~ ' > 1')]
+            + rules
+            + [('unknown_customer', 'known_customers.known_customer_id is null')]
+        ) }} as rejection_reason
 
-    from ranked
+    from facts
+    left join known_customers on facts.customer_id = known_customers.known_customer_id
 
 )
 

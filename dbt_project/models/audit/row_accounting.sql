@@ -17,10 +17,10 @@ manifest as (
 {{ entity }} as (
 
     select
-        '{{ entity }}' as entity,
-        count(*) as raw_rows,
-        count(*) filter (where rejection_reason is null) as accepted_rows,
-        count(*) filter (where rejection_reason is not null) as rejected_rows
+        cast('{{ entity }}' as {{ type_text() }}) as entity,
+        cast(count(*) as bigint) as raw_rows,
+        sum(case when rejection_reason is null then 1 else 0 end) as accepted_rows,
+        sum(case when rejection_reason is not null then 1 else 0 end) as rejected_rows
 
     from {{ ref('int_crm__' ~ entity ~ '_validated') }}
 

@@ -6,26 +6,16 @@ customers as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        {{ key_rank(['customer_id', 'updated_at']) }} as _key_rank
-
-    from customers
-
-),
-
 validated as (
 
     select
-        * exclude (_key_rank),
+        customers.*,
         {{ rejection_reason([
-            ('duplicate_key', '_key_rank > 1'),
+            ('duplicate_key', key_rank(['customer_id', 'updated_at']) ~ ' > 1'),
             ('invalid_value', "customer_type is not null and customer_type not in ('B2C', 'B2B')"),
         ]) }} as rejection_reason
 
-    from ranked
+    from customers
 
 )
 

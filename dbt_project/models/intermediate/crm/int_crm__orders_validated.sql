@@ -8,22 +8,9 @@ orders as (
 
 known_customers as (
 
-    select distinct customer_id
+    select distinct customer_id as known_customer_id
     from {{ ref('int_crm__customers_validated') }}
     where rejection_reason is null
-
-),
-
-ranked as (
-
-    select
-        orders.*,
-        {{ key_rank(['order_id']) }} as _key_rank,
-        {{ file_date('_source_file') }} as _file_date,
-        known_customers.customer_id is null as _unknown_customer
-
-    from orders
-    left join known_customers using (customer_id)
 
 ),
 
@@ -32,15 +19,16 @@ ranked as (
 validated as (
 
     select
-        * exclude (_key_rank, _file_date, _unknown_customer),
+        orders.*,
         {{ rejection_reason([
-            ('duplicate_key', '_key_rank > 1'),
+            ('duplicate_key', key_rank(['order_id']) ~ ' > 1'),
             ('invalid_value', "status is null or status not in ('completed', 'cancelled') or channel not in ('web', 'store', 'call_center', 'sales_rep')"),
-            ('order_in_future', 'order_ts >= coalesce(' ~ dbt.dateadd('day', 2, '_file_date') ~ ', _loaded_at)'),
-            ('unknown_customer', '_unknown_customer'),
+            ('order_in_future', 'order_ts >= coalesce(' ~ dbt.dateadd('day', 2, file_date('_source_file')) ~ ', _loaded_at)'),
+            ('unknown_customer', 'known_customers.known_customer_id is null'),
         ]) }} as rejection_reason
 
-    from ranked
+    from orders
+    left join known_customers on orders.customer_id = known_customers.known_customer_id
 
 )
 

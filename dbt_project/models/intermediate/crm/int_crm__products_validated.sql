@@ -6,26 +6,16 @@ products as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        {{ key_rank(['product_id']) }} as _key_rank
-
-    from products
-
-),
-
 validated as (
 
     select
-        * exclude (_key_rank),
+        products.*,
         {{ rejection_reason([
-            ('duplicate_key', '_key_rank > 1'),
+            ('duplicate_key', key_rank(['product_id']) ~ ' > 1'),
             ('invalid_value', 'unit_cost < 0 or list_price < 0'),
         ]) }} as rejection_reason
 
-    from ranked
+    from products
 
 )
 

@@ -10,8 +10,8 @@ returns as (
 accepted_line_values as (
 
     select
-        order_id,
-        product_id,
+        order_id as line_order_id,
+        product_id as line_product_id,
         sum(quantity * unit_price - discount_amount) as line_value
 
     from {{ ref('int_crm__order_lines_validated') }}
@@ -20,33 +20,22 @@ accepted_line_values as (
 
 ),
 
-ranked as (
-
-    select
-        returns.*,
-        {{ key_rank(['returns.return_id']) }} as _key_rank,
-        accepted_line_values.line_value as _line_value
-
-    from returns
-    left join accepted_line_values
-        on returns.order_id = accepted_line_values.order_id
-        and returns.product_id = accepted_line_values.product_id
-
-),
-
 validated as (
 
     select
-        * exclude (_key_rank, _line_value),
+        returns.*,
         {{ rejection_reason([
-            ('duplicate_key', '_key_rank > 1'),
+            ('duplicate_key', key_rank(['return_id']) ~ ' > 1'),
             ('negative_quantity', 'quantity < 0'),
             ('invalid_value', 'refund_amount < 0'),
-            ('unknown_order_line', '_line_value is null'),
-            ('refund_exceeds_line', 'refund_amount > _line_value'),
+            ('unknown_order_line', 'accepted_line_values.line_value is null'),
+            ('refund_exceeds_line', 'refund_amount > accepted_line_values.line_value'),
         ]) }} as rejection_reason
 
-    from ranked
+    from returns
+    left join accepted_line_values
+        on returns.order_id = accepted_line_values.line_order_id
+        and returns.product_id = accepted_line_values.line_product_id
 
 )
 

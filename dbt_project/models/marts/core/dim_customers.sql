@@ -52,18 +52,16 @@ current_version as (
 final as (
 
     select
-        cast(current_version.customer_id as varchar) as customer_id,
-        cast(customer_type as varchar) as customer_type,
-        cast(gender as varchar) as gender,
+        cast(current_version.customer_id as {{ type_text() }}) as customer_id,
+        cast(customer_type as {{ type_text() }}) as customer_type,
+        cast(gender as {{ type_text() }}) as gender,
         cast(extract(year from birth_date) as integer) as birth_year,
-        cast(case when birth_date is not null then date_diff('year', birth_date, {{ as_of_date() }})
-            - case when strftime(birth_date, '%m-%d') > strftime({{ as_of_date() }}, '%m-%d') then 1 else 0 end
-        end as integer) as age_years,
-        cast(city as varchar) as city,
-        cast(region as varchar) as region,
-        cast(country as varchar) as country,
-        cast(occupation as varchar) as occupation,
-        cast(industry as varchar) as industry,
+        cast({{ age_in_years('birth_date', as_of_date()) }} as integer) as age_years,
+        cast(city as {{ type_text() }}) as city,
+        cast(region as {{ type_text() }}) as region,
+        cast(country as {{ type_text() }}) as country,
+        cast(occupation as {{ type_text() }}) as occupation,
+        cast(industry as {{ type_text() }}) as industry,
         cast(employee_count as integer) as employee_count,
         cast(case
             when customer_type != 'B2B' or employee_count is null then null
@@ -71,9 +69,9 @@ final as (
             when employee_count < {{ var('size_band_medium_min_employees', 50) }} then 'small'
             when employee_count < {{ var('size_band_large_min_employees', 250) }} then 'medium'
             else 'large'
-        end as varchar) as size_band,
+        end as {{ type_text() }}) as size_band,
         cast(annual_revenue as decimal(18, 2)) as annual_revenue,
-        cast(acquisition_channel as varchar) as acquisition_channel,
+        cast(acquisition_channel as {{ type_text() }}) as acquisition_channel,
         cast(signup_date as date) as signup_date,
         cast(orders.first_order_ts as date) as first_order_date,
         cast(updated_at as timestamp) as record_updated_at,

@@ -25,14 +25,14 @@ products as (
 final as (
 
     select
-        cast(order_lines.order_id as varchar) as order_id,
+        cast(order_lines.order_id as {{ type_text() }}) as order_id,
         cast(order_lines.line_number as integer) as line_number,
-        cast(orders.customer_id as varchar) as customer_id,
+        cast(orders.customer_id as {{ type_text() }}) as customer_id,
         cast(orders.order_ts as date) as order_date,
-        cast(orders.status as varchar) as order_status,
+        cast(orders.status as {{ type_text() }}) as order_status,
         orders.status = 'completed' as is_completed,
-        cast(order_lines.product_id as varchar) as product_id,
-        cast(products.category as varchar) as category,
+        cast(order_lines.product_id as {{ type_text() }}) as product_id,
+        cast(products.category as {{ type_text() }}) as category,
         cast(order_lines.quantity as integer) as quantity,
         cast(order_lines.unit_price as decimal(18, 2)) as unit_price,
         cast(order_lines.discount_amount as decimal(18, 2)) as discount_amount,

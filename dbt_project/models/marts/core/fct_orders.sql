@@ -33,12 +33,12 @@ order_totals as (
 final as (
 
     select
-        cast(orders.order_id as varchar) as order_id,
-        cast(orders.customer_id as varchar) as customer_id,
+        cast(orders.order_id as {{ type_text() }}) as order_id,
+        cast(orders.customer_id as {{ type_text() }}) as customer_id,
         cast(orders.order_ts as timestamp) as order_ts,
         cast(orders.order_ts as date) as order_date,
-        cast(orders.channel as varchar) as channel,
-        cast(orders.status as varchar) as status,
+        cast(orders.channel as {{ type_text() }}) as channel,
+        cast(orders.status as {{ type_text() }}) as status,
         orders.status = 'completed' as is_completed,
         cast(coalesce(order_totals.line_count, 0) as integer) as line_count,
         cast(coalesce(order_totals.items_quantity, 0) as integer) as items_quantity,

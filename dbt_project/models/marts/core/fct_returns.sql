@@ -25,16 +25,16 @@ order_products as (
 final as (
 
     select
-        cast(returns.return_id as varchar) as return_id,
-        cast(returns.order_id as varchar) as order_id,
-        cast(returns.product_id as varchar) as product_id,
-        cast(order_products.customer_id as varchar) as customer_id,
+        cast(returns.return_id as {{ type_text() }}) as return_id,
+        cast(returns.order_id as {{ type_text() }}) as order_id,
+        cast(returns.product_id as {{ type_text() }}) as product_id,
+        cast(order_products.customer_id as {{ type_text() }}) as customer_id,
         cast(returns.return_ts as timestamp) as return_ts,
         cast(returns.return_ts as date) as return_date,
         cast(returns.quantity as integer) as quantity,
         cast(returns.refund_amount as decimal(18, 2)) as refund_amount,
         cast(returns.quantity * order_products.unit_cost as decimal(18, 2)) as returned_cost,
-        cast(returns.reason as varchar) as reason,
+        cast(returns.reason as {{ type_text() }}) as reason,
         {{ as_of_date() }} as as_of_date
 
     from returns
