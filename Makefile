@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export CVW_HOME ?= $(CURDIR)/data/demo
 
-.PHONY: demo test install lint bench clean help
+.PHONY: demo test install lint bench clean help airflow-postgres postgres
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,6 +28,12 @@ lint: $(VENV)/.installed  ## ruff
 
 bench: $(VENV)/.installed  ## pipeline benchmark (100k customers, two years; takes minutes)
 	$(BIN)/python scripts/bench_pipeline.py
+
+airflow-postgres: $(VENV)/.installed  ## Airflow on a local PostgreSQL metadata DB with the LocalExecutor (airflow standalone)
+	PATH="$(BIN):$$PATH" bash scripts/airflow_postgres.sh
+
+postgres: $(VENV)/.installed  ## start a local PostgreSQL 15 on loopback for CVW_TARGET=postgres; prints the env
+	bash scripts/pg_local.sh start
 
 clean:  ## remove generated data (not the venv)
 	rm -rf data dbt_project/target dbt_project/logs

@@ -32,3 +32,22 @@ def airflow_postgres_env(
         "AIRFLOW__API_AUTH__JWT_SECRET": jwt_secret or os.environ.get("AIRFLOW__API_AUTH__JWT_SECRET")
         or secrets.token_hex(32),
     }
+
+
+def main() -> None:
+    """`python -m cvw.airflow_env`: print export lines for the LocalExecutor-on-PostgreSQL set-up, from
+    CVW_PG_* (as printed by scripts/pg_local.sh) and AIRFLOW_HOME (default $CVW_HOME/airflow-pg)."""
+    import shlex
+
+    home = Path(os.environ.get("AIRFLOW_HOME") or Path(os.environ.get("CVW_HOME", "data")) / "airflow-pg")
+    env = airflow_postgres_env(
+        home.resolve(), os.environ.get("CVW_PG_HOST", "127.0.0.1"), int(os.environ.get("CVW_PG_PORT", "5432")),
+        os.environ.get("CVW_PG_USER", "cvw"), pg_password=os.environ.get("CVW_PG_PASSWORD", ""),
+        api_port=int(os.environ.get("AIRFLOW__API__PORT", "8080")),
+    )
+    for key, value in env.items():
+        print(f"export {key}={shlex.quote(value)}")
+
+
+if __name__ == "__main__":
+    main()
