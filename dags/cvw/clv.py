@@ -83,28 +83,48 @@ def _compress(*cols):
     return [unique[:, i] for i in range(unique.shape[1])], counts.astype("float64")
 
 
-def _bgnbd_negll_and_grad(theta, x, t_x, T, weights):
-    """Negative weighted log-likelihood and its gradient in log-parameters (analytic)."""
+def _bgnbd_negll_and_grad(theta, x, t_x, T, weights, x_index=None):
+    """Negative weighted log-likelihood and its gradient in log-parameters (analytic).
+
+    Functions of x alone (log-gamma, digamma) are evaluated once per distinct x and gathered through
+    `x_index` (x takes few distinct values), so a step costs two logs per row plus arithmetic.
+    """
     import numpy as np
-    from scipy.special import digamma
+    from scipy.special import digamma, gammaln
 
     r, alpha, a, b = np.exp(theta)
-    ll_terms = bgnbd_log_likelihood((r, alpha, a, b), x, t_x, T)
-    a3 = -(r + x) * np.log(alpha + T)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a4 = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x), -np.inf)
+    if x_index is None:
+        ux, x_index = np.unique(x, return_inverse=True)
+    else:
+        ux = x_index[1]
+        x_index = x_index[0]
+    repeat = ux > 0
+    bx1 = np.where(repeat, b + ux - 1, 1.0)
+    per_x = {
+        "g": gammaln(r + ux) + gammaln(b + ux) - gammaln(a + b + ux),
+        "d_r": digamma(r + ux),
+        "d_bx": digamma(b + ux),
+        "d_abx": digamma(a + b + ux),
+        "log_bx1": np.log(bx1),
+    }
+    g = {k: v[x_index] for k, v in per_x.items()}
+    rx = r + x
+    log_aT = np.log(alpha + T)
+    log_at = np.log(alpha + t_x)
+    a3 = -rx * log_aT
+    has_repeat = repeat[x_index]
+    a4 = np.where(has_repeat, np.log(a) - g["log_bx1"] - rx * log_at, -np.inf)
     top = np.logaddexp(a3, a4)
+    const = -gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b)
+    ll = const + g["g"] + top
     w3 = np.exp(a3 - top)
-    w4 = np.where(x > 0, np.exp(a4 - top), 0.0)
-    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * np.log(alpha + T) - w4 * np.log(alpha + t_x)
-    d_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + t_x)
-    d_a = digamma(a + b) - digamma(a + b + x) + w4 / a
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d_b = digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x) - np.where(
-            x > 0, w4 / np.maximum(b + x - 1, 1e-300), 0.0
-        )
+    w4 = np.where(has_repeat, np.exp(a4 - top), 0.0)
+    d_r = g["d_r"] - digamma(r) + np.log(alpha) - w3 * log_aT - w4 * log_at
+    d_alpha = r / alpha - rx * (w3 / (alpha + T) + w4 / (alpha + t_x))
+    d_a = digamma(a + b) - g["d_abx"] + w4 / a
+    d_b = digamma(a + b) + g["d_bx"] - digamma(b) - g["d_abx"] - np.where(has_repeat, w4 / bx1[x_index], 0.0)
     grad = np.array([(weights * d).sum() for d in (d_r, d_alpha, d_a, d_b)]) * np.array([r, alpha, a, b])
-    return -(weights * ll_terms).sum(), -grad
+    return -(weights * ll).sum(), -grad
 
 
 def _minimize(fun_and_grad, start, names, model: str, n: int, bounds=(-20.0, 20.0)) -> FitResult:
@@ -122,7 +142,10 @@ def _minimize(fun_and_grad, start, names, model: str, n: int, bounds=(-20.0, 20.
                    options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10})
     params = dict(zip(names, np.exp(res.x).tolist()))
     at_bound = bool(np.any(np.isclose(res.x, bounds[0])) or np.any(np.isclose(res.x, bounds[1])))
-    converged = bool(res.success) and bool(np.isfinite(res.fun)) and not at_bound
+    # L-BFGS-B can stop with "ABNORMAL" in the line search right at the optimum: then judge by the gradient
+    # (per customer, in log-parameters)
+    flat = bool(np.max(np.abs(res.jac)) <= 1e-5 * max(n, 1))
+    converged = bool(res.success or flat) and bool(np.isfinite(res.fun)) and not at_bound
     return FitResult(
         model=model, params=params, log_likelihood=float(-res.fun), n_customers=n, converged=converged,
         iterations=int(res.nit), message=str(res.message),
@@ -136,11 +159,12 @@ def fit_bgnbd(frequency, recency, tenure) -> FitResult:
     x, t_x, T = _arrays(frequency, recency, tenure)
     _check_summary(x, t_x, T)
     (ux, ut, uT), w = _compress(x, t_x, T)
+    distinct_x, x_index = np.unique(ux, return_inverse=True)
     # start: purchase rate r/alpha from the data, a and b for a mean dropout around 0.25
     rate = max(float(x.sum() / np.maximum(T, 1.0).sum()), 1e-6)
     start = np.array([1.0, 1.0 / rate, 1.0, 3.0])
-    return _minimize(lambda th: _bgnbd_negll_and_grad(th, ux, ut, uT, w), start, ("r", "alpha", "a", "b"),
-                     "bg_nbd", len(x))
+    return _minimize(lambda th: _bgnbd_negll_and_grad(th, ux, ut, uT, w, (x_index, distinct_x)), start,
+                     ("r", "alpha", "a", "b"), "bg_nbd", len(x))
 
 
 def gamma_gamma_log_likelihood(params, frequency, monetary):
@@ -156,17 +180,24 @@ def gamma_gamma_log_likelihood(params, frequency, monetary):
     )
 
 
-def _gamma_gamma_negll_and_grad(theta, x, m, weights):
+def _gamma_gamma_negll_and_grad(theta, x, m, weights, x_index, distinct_x, log_m, log_x):
+    """Negative weighted log-likelihood and gradient in log-parameters; x-only terms once per distinct x."""
     import numpy as np
-    from scipy.special import digamma
+    from scipy.special import digamma, gammaln
 
     p, q, v = np.exp(theta)
-    ll_terms = gamma_gamma_log_likelihood((p, q, v), x, m)
-    d_p = x * (digamma(p * x + q) - digamma(p * x) + np.log(m) + np.log(x) - np.log(x * m + v))
-    d_q = digamma(p * x + q) - digamma(q) + np.log(v) - np.log(x * m + v)
-    d_v = q / v - (p * x + q) / (x * m + v)
+    px = p * distinct_x
+    g = (gammaln(px + q) - gammaln(px))[x_index]
+    dpq = digamma(px + q)[x_index]
+    dp = digamma(px)[x_index]
+    pxr = p * x
+    log_xmv = np.log(x * m + v)
+    ll = g - gammaln(q) + q * np.log(v) + (pxr - 1) * log_m + pxr * log_x - (pxr + q) * log_xmv
+    d_p = x * (dpq - dp + log_m + log_x - log_xmv)
+    d_q = dpq - digamma(q) + np.log(v) - log_xmv
+    d_v = q / v - (pxr + q) / (x * m + v)
     grad = np.array([(weights * d).sum() for d in (d_p, d_q, d_v)]) * np.array([p, q, v])
-    return -(weights * ll_terms).sum(), -grad
+    return -(weights * ll).sum(), -grad
 
 
 def fit_gamma_gamma(frequency, monetary) -> FitResult:
@@ -179,9 +210,13 @@ def fit_gamma_gamma(frequency, monetary) -> FitResult:
     if len(x) < MIN_REPEAT_BUYERS:
         raise FitError(f"Gamma-Gamma needs at least {MIN_REPEAT_BUYERS} repeat buyers with spend > 0, got {len(x)}")
     (ux, um), w = _compress(x, m)
+    distinct_x, x_index = np.unique(ux, return_inverse=True)
+    log_m, log_x = np.log(um), np.log(ux)
     start = np.array([1.0, 2.0, float(m.mean())])
-    return _minimize(lambda th: _gamma_gamma_negll_and_grad(th, ux, um, w), start, ("p", "q", "gamma"),
-                     "gamma_gamma", len(x))
+    return _minimize(
+        lambda th: _gamma_gamma_negll_and_grad(th, ux, um, w, x_index, distinct_x, log_m, log_x), start,
+        ("p", "q", "gamma"), "gamma_gamma", len(x),
+    )
 
 
 def p_alive(params: dict, frequency, recency, tenure):
