@@ -83,7 +83,9 @@ class GateResult:
         lines = [f"quality gate failed for as_of_date {self.as_of}; nothing was published:"]
         for c in self.failed:
             args = ", ".join(f"{k}={v}" for k, v in c.kwargs.items() if k != "result_format")
-            lines.append(f"  {c.table}: {c.check}({args}) failed on {c.unexpected_count} row(s); sample: {c.sample[:5]}")
+            sample = c.sample[:5] if isinstance(c.sample, list) else c.sample  # observed value, or None
+            lines.append(f"  {c.table}: {c.check}({args}) failed on {c.unexpected_count} row(s); "
+                         f"sample: {sample}")
         lines.append(f"Report: {self.report}  Data Docs: {self.data_docs}")
         return "\n".join(lines)
 

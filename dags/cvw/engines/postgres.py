@@ -1,0 +1,747 @@
+"""PostgreSQL engine (CVW_TARGET=postgres): warehouse and published `analytics` schema in one database.
+
+Connection: CVW_PG_HOST, CVW_PG_PORT, CVW_PG_USER, CVW_PG_PASSWORD, CVW_PG_DATABASE (the same variables
+`dbt_project/profiles.yml` reads). BI role: CVW_PG_READER_ROLE (default `cvw_reader`), a NOLOGIN group
+role with USAGE on `analytics` and SELECT on its tables only; give BI logins membership in it.
+`scripts/pg_local.sh` starts a local server for development.
+
+Ingest (same rules as DuckDB; file checks, manifest and lineage come from cvw.ingest):
+* Python reads each CSV as bytes, line by line: undecodable lines (and NUL bytes) are quarantined as
+  `bad_encoding`, records with the wrong number of fields as `wrong_column_count`; the csv module only
+  splits fields. The well-formed records go with `COPY ... FROM STDIN` into an all-text staging table.
+* Types are parsed in SQL: `ingest.cvw_try_cast_*` functions (PostgreSQL 15 has no pg_input_is_valid)
+  return NULL where a non-empty value does not convert; such rows go to quarantine as `bad_type` naming
+  the column; the rest is inserted into raw.<entity> with the contract types. Timestamps are read as
+  timestamptz in UTC, so an offset is converted. Empty CSV fields are NULL (as in DuckDB's reader).
+* Parquet files are read with pyarrow, turned into text and take the same staging + checked-cast path.
+* One transaction per group of files with one header: raw rows, quarantine rows, drift and manifest rows
+  commit together. An advisory lock serialises concurrent ingests.
+
+Publish (write-audit-publish, atomic for the whole set): the gated `marts` tables are copied into a new
+schema `analytics_next` with the carried-over `publish_log`, SELECT is granted to the reader role, then
+one short transaction renames `analytics` -> `analytics_prev_<id>` and `analytics_next` -> `analytics`.
+Renaming a schema takes no lock on its tables, so a running BI query neither blocks the swap nor sees a
+mix: every statement sees one publish (a statement that started before the swap finishes on the old
+tables; in a multi-statement BI transaction each later statement sees the new publish). The old schema
+is dropped right after with a short lock_timeout; while a long BI query still holds it, the drop is left
+to the next publish, so BI readers never block the nightly run. An as-of date older than the current
+publish only appends its publish_log row (the current tables stay), with the row counts of its own
+gated marts.
+
+Planner: ingest sets `enable_nestloop = off` for the pipeline's role in this database (see
+PIPELINE_ROLE_SETTINGS); dbt's views-over-views otherwise get nested-loop plans that take minutes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import logging
+import os
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cvw.engines.base import Engine
+from cvw.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# contract (DuckDB) type -> PostgreSQL type
+PG_TYPES = {
+    "VARCHAR": "varchar",
+    "INTEGER": "integer",
+    "BIGINT": "bigint",
+    "DOUBLE": "double precision",
+    "BOOLEAN": "boolean",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "DECIMAL(18,2)": "numeric(18,2)",
+}
+# contract type -> (checked-cast function, body of the function); each returns NULL where v does not convert
+_DATE_PREFIX = r"^\s*[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}"
+_NUMBER = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
+TRY_CASTS = {
+    "INTEGER": ("cvw_try_cast_integer", "integer", f"""
+        begin return v::integer;
+        exception when others then
+            if v ~ '{_NUMBER}' then
+                begin return round(v::numeric)::integer; exception when others then return null; end;
+            end if;
+            return null;
+        end"""),
+    "BIGINT": ("cvw_try_cast_bigint", "bigint", f"""
+        begin return v::bigint;
+        exception when others then
+            if v ~ '{_NUMBER}' then
+                begin return round(v::numeric)::bigint; exception when others then return null; end;
+            end if;
+            return null;
+        end"""),
+    "DECIMAL(18,2)": ("cvw_try_cast_numeric_18_2", "numeric", f"""
+        begin
+            if v !~ '{_NUMBER}' then return null; end if;
+            return v::numeric(18,2);
+        exception when others then return null;
+        end"""),
+    "DOUBLE": ("cvw_try_cast_double", "double precision", """
+        begin return v::double precision;
+        exception when others then return null;
+        end"""),
+    "BOOLEAN": ("cvw_try_cast_boolean", "boolean", """
+        begin return v::boolean;
+        exception when others then return null;
+        end"""),
+    "DATE": ("cvw_try_cast_date", "date", f"""
+        begin
+            if v !~ '{_DATE_PREFIX}' then return null; end if;
+            return v::date;
+        exception when others then return null;
+        end"""),
+    # read as timestamptz in UTC: '...Z' and '+02:00' are converted to UTC, values without offset are UTC
+    "TIMESTAMP": ("cvw_try_cast_timestamp", "timestamp", f"""
+        begin
+            if v !~ '{_DATE_PREFIX}' then return null; end if;
+            return v::timestamptz at time zone 'UTC';
+        exception when others then return null;
+        end"""),
+}
+# Session defaults for the pipeline's own role in the warehouse database (ALTER ROLE ... IN DATABASE ...
+# SET, applied by ingest; dbt, GX and this engine then run with them, BI roles do not). The dbt models are
+# views over views whose `rejection_reason is null` filters PostgreSQL estimates at 0.5% of the rows, which
+# makes it pick nested loops over 100k x 100k rows: fct_order_lines took 440 s at 20k customers x 1 year,
+# 0.8 s with hash joins.
+PIPELINE_ROLE_SETTINGS = {"enable_nestloop": "off"}
+INGEST_LOCK = 741_100_001  # pg_advisory_lock keys: one ingest / one publish at a time per database
+PUBLISH_LOCK = 741_100_002
+DROP_LOCK_TIMEOUT = "3s"
+
+
+def pg_type(contract_type: str) -> str:
+    return PG_TYPES.get(contract_type.upper(), contract_type)
+
+
+def connection_params() -> dict[str, Any]:
+    """psycopg2 connection keywords from CVW_PG_* (defaults as in dbt_project/profiles.yml)."""
+    return {
+        "host": os.environ.get("CVW_PG_HOST", "127.0.0.1"),
+        "port": int(os.environ.get("CVW_PG_PORT", "5432")),
+        "user": os.environ.get("CVW_PG_USER", "cvw"),
+        "password": os.environ.get("CVW_PG_PASSWORD", ""),
+        "dbname": os.environ.get("CVW_PG_DATABASE", "cvw"),
+    }
+
+
+def sqlalchemy_url() -> str:
+    from urllib.parse import quote
+
+    p = connection_params()
+    return (
+        f"postgresql+psycopg2://{quote(p['user'], safe='')}:{quote(p['password'], safe='')}"
+        f"@{p['host']}:{p['port']}/{quote(p['dbname'], safe='')}"
+    )
+
+
+def reader_role() -> str:
+    return os.environ.get("CVW_PG_READER_ROLE", "cvw_reader")
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _copy_text(value: str | None) -> str:
+    """One field in COPY's text format."""
+    if value is None:
+        return "\\N"
+    return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r"))
+
+
+class _ChunkReader:
+    """A file-like object over an iterator of str chunks (COPY FROM STDIN streams it)."""
+
+    def __init__(self, chunks: Iterator[str]):
+        self._chunks = chunks
+        self._buf = ""
+
+    def read(self, size: int = -1) -> str:
+        while size < 0 or len(self._buf) < size:
+            try:
+                self._buf += next(self._chunks)
+            except StopIteration:
+                break
+        if size < 0:
+            out, self._buf = self._buf, ""
+        else:
+            out, self._buf = self._buf[:size], self._buf[size:]
+        return out
+
+    readline = read
+
+
+# --- CSV records -----------------------------------------------------------------------------------
+
+def _physical_lines(path: Path, state: dict) -> Iterator[str]:
+    """Decoded lines of a CSV file after its header. Undecodable bytes are kept as surrogates and a NUL
+    byte is kept as is; both set state["bad"]. Every line handed to the csv module is also kept in
+    state["buf"], so the record it ends up in can be shown as it was."""
+    with path.open("rb") as fh:
+        fh.readline()  # the header: cvw.ingest.plan() already read it
+        for raw in fh:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("utf-8", errors="surrogateescape")
+                state["bad"] = True
+            if "\x00" in text:
+                state["bad"] = True
+            state["buf"].append(text)
+            yield text
+
+
+def _has_bad_chars(text: str) -> bool:
+    return "\x00" in text or any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def _printable(text: str) -> str:
+    """A raw line for quarantine.rows: invalid bytes shown as U+FFFD, NUL as U+FFFD, no line ending."""
+    fixed = text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+    return fixed.replace("\x00", "\ufffd").rstrip("\r\n")
+
+
+def csv_records(path: Path, columns: list[str]) -> Iterator[tuple[int, list[str] | None, tuple | None, str]]:
+    """(line, fields, None, raw) for a well-formed record, (line, None, (column, error_type, message), raw)
+    for one that is not. `line` is the physical line a record starts on (header = 1), `raw` its text.
+    Empty lines are skipped, as DuckDB's reader does. Error types are DuckDB's reject types (mapped to the
+    quarantine kinds by cvw.ingest.REJECT_KIND_SQL).
+    """
+    state: dict = {"buf": [], "bad": False}
+    reader = csv.reader(_physical_lines(path, state), delimiter=",", quotechar='"', doublequote=True)
+    expected = len(columns)
+    line = 2  # where the next record starts
+    while True:
+        try:
+            fields = next(reader)
+            problem = None
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field larger than the csv module's limit
+            fields, problem = None, (None, "LINE SIZE OVER MAXIMUM", f"could not parse the record: {exc}")
+        text = "".join(state["buf"])
+        start, line = line, line + len(state["buf"])
+        bad_bytes, state["bad"] = state["bad"], False
+        state["buf"].clear()
+        raw = _printable(text) if bad_bytes else text.rstrip("\r\n")
+        if problem is None and not fields:
+            continue
+        if problem is None and bad_bytes:
+            column = next((c for c, f in zip(columns, fields, strict=False) if _has_bad_chars(f)), None)
+            where = f' in column "{column}"' if column else ""
+            problem = (
+                column, "INVALID ENCODING",
+                f"Invalid unicode (byte sequence mismatch){where}: the line is not valid UTF-8 or holds a "
+                "NUL byte",
+            )
+        if problem is None and len(fields) != expected:
+            kind = "TOO MANY COLUMNS" if len(fields) > expected else "MISSING COLUMNS"
+            problem = (None, kind, f"Expected Number of Columns: {expected} Found: {len(fields)}")
+        yield start, (None if problem else fields), problem, raw
+
+
+def parquet_records(path: Path) -> Iterator[list[str | None]]:
+    """Rows of a Parquet file as text (None = null); columns in file order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    columns = []
+    for col in table.columns:
+        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        try:
+            if pa.types.is_timestamp(col.type) and col.type.tz is not None:
+                col = pc.cast(col, pa.timestamp(col.type.unit, "UTC"))
+            columns.append(pc.cast(col, pa.string()).to_pylist())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            columns.append([None if v is None else str(v) for v in col.to_pylist()])
+    for i in range(table.num_rows):
+        yield [c[i] for c in columns]
+
+
+class PostgresEngine(Engine):
+    name = "postgres"
+
+    def __init__(self, settings: Settings):
+        super().__init__(settings)
+        self._gx_sources: list[Any] = []
+
+    # --- connections ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def connect(self, autocommit: bool = False, read_only: bool = False):
+        """A psycopg2 connection (session time zone UTC), closed on exit."""
+        import psycopg2
+
+        options = "-c TimeZone=UTC -c DateStyle=ISO,YMD"
+        if read_only:
+            options += " -c default_transaction_read_only=on"
+        params = connection_params()
+        try:
+            con = psycopg2.connect(**params, options=options, application_name="cvw", connect_timeout=15)
+        except psycopg2.OperationalError as exc:
+            raise RuntimeError(
+                f"cannot connect to PostgreSQL {params['user']}@{params['host']}:{params['port']}/"
+                f"{params['dbname']} ({str(exc).strip()}). Set CVW_PG_HOST/PORT/USER/PASSWORD/DATABASE "
+                "(scripts/pg_local.sh start prints them for a local server)."
+            ) from exc
+        con.autocommit = autocommit
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _fetch(self, sql: str, params: list | None, read_only: bool) -> list[tuple]:
+        with self.connect(autocommit=True, read_only=read_only) as con, con.cursor() as cur:
+            cur.execute(sql, params or None)
+            return cur.fetchall() if cur.description is not None else []
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        return self._fetch(sql, params, read_only=False)
+
+    def query_published(self, sql: str, params: list | None = None) -> list[tuple]:
+        return self._fetch(sql, params, read_only=True)
+
+    def close(self) -> None:
+        for source in self._gx_sources:
+            with contextlib.suppress(Exception):
+                source.get_engine().dispose()
+        self._gx_sources.clear()
+
+    # --- ingest -----------------------------------------------------------------------------------
+
+    def ensure_schema(self, cur) -> None:
+        """The tables of cvw.ingest.ensure_schema (same names and columns) plus the checked casts."""
+        from cvw.contract import ENTITIES
+        from cvw.ingest import LINEAGE_COLUMNS
+
+        for schema in ("raw", "quarantine", "ingest"):
+            cur.execute(f"create schema if not exists {schema}")
+        for entity in ENTITIES.values():
+            cols = {**entity.columns, **LINEAGE_COLUMNS}
+            ddl = ", ".join(f"{name} {pg_type(typ)}" for name, typ in cols.items())
+            cur.execute(f"create table if not exists {entity.raw_table} ({ddl})")
+        cur.execute(
+            """
+            create table if not exists ingest.file_manifest (
+                file_name varchar primary key,
+                entity varchar not null,
+                sha256 varchar not null,
+                size_bytes bigint not null,
+                rows_loaded bigint not null,
+                rows_quarantined bigint not null,
+                columns varchar[],
+                extra_columns varchar[],
+                loaded_at timestamp not null,
+                ingest_run_id varchar not null
+            )
+            """
+        )
+        cur.execute(
+            """
+            create table if not exists quarantine.rows (
+                entity varchar not null,
+                source_file varchar not null,
+                line_number bigint,
+                column_name varchar,
+                error_kind varchar not null,
+                reason varchar not null,
+                raw_line varchar,
+                loaded_at timestamp not null,
+                ingest_run_id varchar not null
+            )
+            """
+        )
+        cur.execute(
+            """
+            create table if not exists ingest.schema_drift (
+                entity varchar not null,
+                source_file varchar not null,
+                column_name varchar not null,
+                kind varchar not null,
+                detected_at timestamp not null,
+                ingest_run_id varchar not null
+            )
+            """
+        )
+        cur.execute("select current_user, current_database()")
+        user, db = cur.fetchone()
+        for name, value in PIPELINE_ROLE_SETTINGS.items():
+            cur.execute(f"alter role {_ident(user)} in database {_ident(db)} set {name} = {value}")
+        for func, returns, body in TRY_CASTS.values():
+            cur.execute(
+                f"create or replace function ingest.{func}(v text) returns {returns} "
+                f"language plpgsql stable parallel safe as $cvw$ {body} $cvw$"
+            )
+
+    def ingest(self, settings: Settings, run_id: str):
+        from cvw.ingest import IngestResult, discover, finish, plan
+
+        started = time.monotonic()
+        result = IngestResult(run_id=run_id)
+        files, warnings = discover(settings)
+        result.warnings.extend(warnings)
+        with self.connect() as con:
+            with con.cursor() as cur:
+                cur.execute("select pg_advisory_lock(%s)", [INGEST_LOCK])
+            try:
+                with con.cursor() as cur:
+                    self.ensure_schema(cur)
+                    con.commit()
+                    cur.execute("select file_name, sha256 from ingest.file_manifest")
+                    known = dict(cur.fetchall())
+                con.commit()
+                new, result.files_skipped = plan(known, files)
+                loaded_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+                groups = defaultdict(list)
+                for f in new:
+                    if f.size == 0:
+                        self._empty_file(con, f, run_id, loaded_at, result)
+                    else:
+                        groups[(f.entity.name, f.path.suffix.lower(), tuple(f.columns))].append(f)
+                for i, ((entity, suffix, _), group) in enumerate(sorted(groups.items()), start=1):
+                    log.info("ingest %d/%d: %s, %d %s file(s)", i, len(groups), entity, len(group), suffix)
+                    self._load_group(con, group, run_id, loaded_at, result)
+            finally:
+                with contextlib.suppress(Exception):  # a lost connection releases the lock anyway
+                    con.rollback()
+                    with con.cursor() as cur:
+                        cur.execute("select pg_advisory_unlock(%s)", [INGEST_LOCK])
+                    con.commit()
+        return finish(result, started)
+
+    @staticmethod
+    def _empty_file(con, f, run_id: str, loaded_at: datetime, result) -> None:
+        with con.cursor() as cur:
+            cur.execute(
+                "insert into ingest.file_manifest values (%s, %s, %s, 0, 0, 0, '{}', '{}', %s, %s)",
+                [f.name, f.entity.name, f.sha256, loaded_at, run_id],
+            )
+        con.commit()
+        result.files_loaded += 1
+        result.warnings.append(f"{f.name}: empty file (0 bytes), recorded with 0 rows")
+
+    def _load_group(self, con, files: list, run_id: str, loaded_at: datetime, result) -> None:
+        """Load files with one header into raw, quarantine, drift and manifest, in one transaction."""
+        from psycopg2.extras import execute_values
+
+        from cvw.ingest import REJECT_KIND_SQL
+
+        entity = files[0].entity
+        columns = list(files[0].columns)
+        is_parquet = files[0].path.suffix.lower() == ".parquet"
+        typed = {  # columns checked by a cvw_try_cast_* function; VARCHAR and extra columns stay text
+            c: t.upper() for c in columns if (t := entity.columns.get(c, "VARCHAR")).upper() in TRY_CASTS
+        }
+        python_bad: list[tuple] = []  # (_f, line, column, error_type, message, raw)
+
+        def rows() -> Iterator[str]:
+            batch = []
+            for idx, f in enumerate(files):
+                if is_parquet:
+                    records = (
+                        (n + 2, fields, None, None) for n, fields in enumerate(parquet_records(f.path))
+                    )
+                else:
+                    records = csv_records(f.path, columns)
+                for line, fields, problem, raw in records:
+                    if is_parquet and any(v is not None and "\x00" in v for v in fields):
+                        column = next(c for c, v in zip(columns, fields, strict=False) if v and "\x00" in v)
+                        raw = _printable(",".join(v or "" for v in fields))
+                        problem = (column, "INVALID ENCODING", f'NUL byte in column "{column}"')
+                    if problem is not None:
+                        python_bad.append((idx, line, *problem, raw))
+                        continue
+                    if not is_parquet:
+                        fields = [v if v != "" else None for v in fields]  # empty CSV field = NULL
+                    values = "\t".join(_copy_text(v) for v in fields)
+                    batch.append(f"{idx}\t{line}\t{_copy_text(raw)}\t{values}\n")
+                    if len(batch) >= 2000:
+                        yield "".join(batch)
+                        batch = []
+            if batch:
+                yield "".join(batch)
+
+        stage_cols = ", ".join(f"{_ident(c)} text" for c in columns)
+        try:
+            with con.cursor() as cur:
+                cur.execute(
+                    f"create temp table _stg (_f integer, _ln bigint, _raw text, {stage_cols}) on commit drop"
+                )
+                cur.copy_expert("copy _stg from stdin (format text)", _ChunkReader(rows()))
+                cur.execute("create temp table _files (_f integer primary key, rel text) on commit drop")
+                execute_values(cur, "insert into _files values %s", list(enumerate(f.name for f in files)))
+                checks = "".join(
+                    f", ingest.{TRY_CASTS[t][0]}(s.{_ident(c)}) as {_ident('_t_' + c)}"
+                    for c, t in typed.items()
+                )
+                cur.execute(f"create temp table _chk on commit drop as select s.* {checks} from _stg s")
+                bad_cond = " or ".join(
+                    f"({_ident(c)} is not null and {_ident('_t_' + c)} is null)" for c in typed
+                ) or "false"
+                cur.execute(
+                    "create temp table _bad (_f integer, line bigint, column_name text, error_type text, "
+                    "error_message text, csv_line text) on commit drop"
+                )
+                if python_bad:
+                    execute_values(cur, "insert into _bad values %s", python_bad)
+                for c, t in typed.items():
+                    cur.execute(
+                        f"""
+                        insert into _bad
+                        select _f, _ln, %s, 'CAST',
+                               format('Error when converting column "%%s". '
+                                      'Could not convert string "%%s" to ''%%s''', %s, {_ident(c)}, %s),
+                               _raw
+                        from _chk where {_ident(c)} is not null and {_ident('_t_' + c)} is null
+                        """,
+                        [c, c, t],
+                    )
+                for f in files:
+                    for col in f.extra_columns:
+                        cur.execute(
+                            f"alter table {entity.raw_table} add column if not exists {_ident(col)} varchar"
+                        )
+                        cur.execute(
+                            "insert into ingest.schema_drift values (%s, %s, %s, 'extra_column', %s, %s)",
+                            [entity.name, f.name, col, loaded_at, run_id],
+                        )
+                        result.schema_drift.append(f"{f.name}: extra column {col}")
+                values = ", ".join(_ident("_t_" + c) if c in typed else f"c.{_ident(c)}" for c in columns)
+                lineage = ["_source_file", "_line_number", "_loaded_at", "_ingest_run_id"]
+                target = ", ".join([_ident(c) for c in columns] + lineage)
+                cur.execute(
+                    f"""
+                    insert into {entity.raw_table} ({target})
+                    select {values}, n.rel, c._ln, %s::timestamp, %s
+                    from _chk c join _files n using (_f)
+                    where not ({bad_cond})
+                    order by c._f, c._ln
+                    """,
+                    [loaded_at, run_id],
+                )
+                cur.execute(
+                    f"""
+                    insert into quarantine.rows
+                    select %s, n.rel, b.line, b.column_name, {REJECT_KIND_SQL}, b.error_message, b.csv_line,
+                           %s, %s
+                    from _bad b join _files n using (_f)
+                    order by b._f, b.line
+                    """,
+                    [entity.name, loaded_at, run_id],
+                )
+                cur.execute(f"select _f, count(*) from _chk where not ({bad_cond}) group by _f")
+                counts = dict(cur.fetchall())
+                cur.execute("select _f, count(distinct line) from _bad group by _f")
+                bad_counts = dict(cur.fetchall())
+                execute_values(
+                    cur,
+                    "insert into ingest.file_manifest values %s",
+                    [
+                        (f.name, entity.name, f.sha256, f.size, counts.get(i, 0), bad_counts.get(i, 0),
+                         list(f.columns), list(f.extra_columns), loaded_at, run_id)
+                        for i, f in enumerate(files)
+                    ],
+                    template="(%s, %s, %s, %s, %s, %s, %s::varchar[], %s::varchar[], %s, %s)",
+                )
+            con.commit()
+        except Exception:
+            con.rollback()
+            raise
+        result.files_loaded += len(files)
+        result.rows_loaded[entity.name] = result.rows_loaded.get(entity.name, 0) + sum(counts.values())
+        result.rows_quarantined[entity.name] = (
+            result.rows_quarantined.get(entity.name, 0) + sum(bad_counts.values())
+        )
+
+    # --- gate -------------------------------------------------------------------------------------
+
+    def gx_batch(self, context: Any, schema: str, table: str) -> tuple[Any, dict, int]:
+        """GX's SQL datasource, in-database: a table asset on `schema.table`, whole table, no parameters.
+
+        The connection string stored in the GX project is only `${CVW_PG_SQLALCHEMY_URL}`, set here from
+        CVW_PG_*: no password is written to disk. PostgreSQL has no avg(boolean), so a table with boolean
+        columns is validated through a query asset that reads them as 0/1 (what pandas' mean does on
+        DuckDB's path); every other column is passed through unchanged.
+        """
+        os.environ["CVW_PG_SQLALCHEMY_URL"] = sqlalchemy_url()
+        source = context.data_sources.add_or_update_postgres(
+            "audit_postgres", connection_string="${CVW_PG_SQLALCHEMY_URL}"
+        )
+        self._gx_sources.append(source)
+        columns = self.query(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = %s and table_name = %s order by ordinal_position",
+            [schema, table],
+        )
+        if not columns:
+            raise RuntimeError(f"{schema}.{table} does not exist: run the dbt build for this as-of date")
+        name = f"{schema}.{table}"
+        if any(t == "boolean" for _, t in columns):
+            select = ", ".join(
+                f"{_ident(c)}::integer as {_ident(c)}" if t == "boolean" else _ident(c) for c, t in columns
+            )
+            query = f"select {select} from {_ident(schema)}.{_ident(table)}"
+            if name in [a.name for a in source.assets]:
+                source.delete_asset(name)  # the column list may have changed since the last run
+            asset = source.add_query_asset(name, query=query)
+        else:
+            asset = source.get_asset(name) if name in [a.name for a in source.assets] else (
+                source.add_table_asset(name, table_name=table, schema_name=schema)
+            )
+        batches = [b.name for b in asset.batch_definitions]
+        batch = asset.get_batch_definition("whole") if "whole" in batches else (
+            asset.add_batch_definition_whole_table("whole")
+        )
+        rows = self.query(f"select count(*) from {_ident(schema)}.{_ident(table)}")[0][0]
+        return batch, {}, int(rows)
+
+    # --- publish ----------------------------------------------------------------------------------
+
+    def published_log(self) -> list[dict]:
+        with self.connect(autocommit=True, read_only=True) as con, con.cursor() as cur:
+            cur.execute("select to_regclass('analytics.publish_log') is not null")
+            if not cur.fetchone()[0]:
+                return []
+            cur.execute("select * from analytics.publish_log order by published_at desc")
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def ensure_reader_role(self, cur) -> str:
+        """The NOLOGIN group role BI logins are members of; it may read `analytics` and nothing else."""
+        role = reader_role()
+        cur.execute(
+            """
+            do $cvw$ begin
+                if not exists (select from pg_roles where rolname = %s) then
+                    execute format('create role %%I nologin', %s);
+                end if;
+            exception when duplicate_object then null;
+            end $cvw$
+            """,
+            [role, role],
+        )
+        db = connection_params()["dbname"]
+        cur.execute(f"grant connect on database {_ident(db)} to {_ident(role)}")
+        # PUBLIC may create temp tables by default, and in the public schema before PostgreSQL 15
+        cur.execute(f"revoke temporary on database {_ident(db)} from public")
+        cur.execute("revoke create on schema public from public")
+        return role
+
+    def publish(self, as_of: date, run_id: str, tables: tuple[str, ...], gate_checks: int,
+                run_summary: dict | None):
+        from cvw.publish import PUBLISH_LOG_DDL, PublishResult
+
+        started = time.monotonic()
+        published_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        db = connection_params()["dbname"]
+        with self.connect() as con:
+            with con.cursor() as cur:
+                cur.execute("select pg_advisory_lock(%s)", [PUBLISH_LOCK])
+            con.commit()
+            try:
+                self._drop_old_schemas(con)
+                with con.cursor() as cur:
+                    role = self.ensure_reader_role(cur)
+                    cur.execute("select to_regclass('analytics.publish_log') is not null")
+                    has_log = cur.fetchone()[0]
+                    current = None
+                    if has_log:
+                        cur.execute("select max(as_of_date) from analytics.publish_log where is_current")
+                        current = cur.fetchone()[0]
+                    replace_current = current is None or as_of >= current
+                    row_counts = {}
+                    for table in tables:
+                        cur.execute(f"select count(*) from marts.{_ident(table)}")
+                        row_counts[table] = cur.fetchone()[0]
+                    log_row = [
+                        as_of, run_id, published_at, replace_current, gate_checks, sum(row_counts.values()),
+                        json.dumps(row_counts, sort_keys=True),
+                        json.dumps(run_summary or {}, sort_keys=True, default=str),
+                    ]
+                    insert_log = "insert into {} values (%s, %s, %s, %s, 'passed', %s, 0, %s, %s, %s)"
+                    if not replace_current:
+                        # an older as-of date: the current tables stay, only the log row is added
+                        cur.execute(insert_log.format("analytics.publish_log"), log_row)
+                        self._grant(cur, "analytics", role)
+                        con.commit()
+                    else:
+                        cur.execute("drop schema if exists analytics_next cascade")
+                        cur.execute("create schema analytics_next")
+                        for table in tables:
+                            t = _ident(table)
+                            cur.execute(f"create table analytics_next.{t} as select * from marts.{t}")
+                        cur.execute(PUBLISH_LOG_DDL.format(name="analytics_next.publish_log"))
+                        if has_log:
+                            cur.execute(
+                                "insert into analytics_next.publish_log "
+                                "select as_of_date, run_id, published_at, false, gate_result, gate_checks, "
+                                "gate_failed, total_rows, row_counts, run_summary from analytics.publish_log"
+                            )
+                        cur.execute(insert_log.format("analytics_next.publish_log"), log_row)
+                        self._grant(cur, "analytics_next", role)
+                        con.commit()
+                        # the swap: one short transaction; renaming a schema does not wait for its readers
+                        old = f"analytics_prev_{uuid.uuid4().hex[:8]}"
+                        cur.execute("set local lock_timeout = '60s'")
+                        cur.execute("select to_regnamespace('analytics') is not null")
+                        if cur.fetchone()[0]:
+                            cur.execute(f"alter schema analytics rename to {old}")
+                        cur.execute("alter schema analytics_next rename to analytics")
+                        con.commit()
+                self._drop_old_schemas(con)
+            except Exception:
+                con.rollback()
+                raise
+            finally:
+                with contextlib.suppress(Exception):  # a lost connection releases the lock anyway
+                    con.rollback()
+                    with con.cursor() as cur:
+                        cur.execute("select pg_advisory_unlock(%s)", [PUBLISH_LOCK])
+                    con.commit()
+        p = connection_params()
+        result = PublishResult(
+            as_of=as_of, run_id=run_id, replaced_current=replace_current,
+            path=f"postgresql://{p['host']}:{p['port']}/{db} schema analytics", row_counts=row_counts,
+            seconds=time.monotonic() - started,
+        )
+        log.info(result.summary())
+        return result
+
+    @staticmethod
+    def _grant(cur, schema: str, role: str) -> None:
+        cur.execute(f"grant usage on schema {schema} to {_ident(role)}")
+        cur.execute(f"grant select on all tables in schema {schema} to {_ident(role)}")
+
+    @staticmethod
+    def _drop_old_schemas(con) -> None:
+        """Drop replaced `analytics_prev_*` schemas; one still read by a BI query is left for next time."""
+        import psycopg2
+
+        with con.cursor() as cur:
+            cur.execute(r"select nspname from pg_namespace where nspname like 'analytics\_prev\_%'")
+            old = sorted(r[0] for r in cur.fetchall())
+        con.commit()
+        for schema in old:
+            try:
+                with con.cursor() as cur:
+                    cur.execute(f"set local lock_timeout = '{DROP_LOCK_TIMEOUT}'")
+                    cur.execute(f"drop schema {_ident(schema)} cascade")
+                con.commit()
+            except psycopg2.errors.LockNotAvailable:
+                con.rollback()
+                log.warning("schema %s is still being read; it is dropped by the next publish", schema)
