@@ -294,7 +294,7 @@ def _scan_parquet(con, files: list[LandingFile], scan: str) -> None:
     con.execute(
         f"""
         create or replace temp table {scan}_rej as
-        select _file as file_path, _line - 1 as line, {first_bad} as column_name, 'CAST' as error_type,
+        select _file as file_path, _line as line, {first_bad} as column_name, 'CAST' as error_type,
                'value does not convert to the contract type of column ' || {first_bad} as error_message,
                null::varchar as csv_line
         from {scan}_src where {bad or 'false'}

@@ -7,7 +7,8 @@ a consistent old version; the next connection sees the new one; nobody blocks an
 swap leaves the previous file untouched (the half-written temp file is removed by the next publish).
 
 A backfill of a date older than the latest publish never replaces the current tables: it only appends
-its row to `publish_log` (history per date comes with the history tables).
+its row to `publish_log` (with the row counts it built and gated; history per date comes with the
+history tables).
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def publish_duckdb(
             row_counts = {}
             for table in tables:
                 con.execute(f"create table pub.analytics.{table} as select * from {source}.{table}")
-                row_counts[table] = con.execute(f"select count(*) from pub.analytics.{table}").fetchall()[0][0]
+                # what this run built and gated (for an older date: not what stays current)
+                row_counts[table] = con.execute(f"select count(*) from {schema}.{table}").fetchall()[0][0]
             con.execute(PUBLISH_LOG_DDL.format(name="pub.analytics.publish_log"))
             if old.exists():
                 con.execute(
