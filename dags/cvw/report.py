@@ -38,8 +38,10 @@ def status_text(settings: Settings) -> str:
         else:
             current = next((r for r in log_rows if r["is_current"]), log_rows[0])
             counts = sorted(json.loads(current["row_counts"]).items())
-            where = settings.analytics_db if engine.name == "duckdb" else f"{engine.name} schema analytics"
-            out.append(f"Published tables in {where} (schema analytics), as of {current['as_of_date']}:")
+            where = f"{settings.analytics_db} (schema analytics)" if engine.name == "duckdb" else (
+                f"schema analytics on {engine.name}"
+            )
+            out.append(f"Published tables in {where}, as of {current['as_of_date']}:")
             out.append(_table(counts, ["table", "rows"]))
             out.append("")
             out.append("Publish log (latest first):")
@@ -63,7 +65,10 @@ def status_text(settings: Settings) -> str:
         engine.close()
     out.append("")
     out.append("Example queries:")
-    out.append(EXAMPLE_QUERIES.format(db=settings.analytics_db))
+    queries = EXAMPLE_QUERIES.format(db=settings.analytics_db)
+    if settings.target != "duckdb":  # the connection hint is DuckDB's; the SQL is the same everywhere
+        queries = "\n".join(line for line in queries.splitlines() if not line.startswith("--"))
+    out.append(queries)
     return "\n".join(out)
 
 
