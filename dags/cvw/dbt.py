@@ -67,6 +67,10 @@ def run_dbt(settings: Settings, args: list[str], as_of: date | None = None, extr
     ]
     if variables:
         cli_args += ["--vars", json.dumps(variables)]
+    if settings.target == "spark":  # dbt-spark's session method reuses the process's session: start it right
+        from cvw.engines.spark import get_session
+
+        get_session(settings)
     started = time.monotonic()
     log.info("dbt %s", " ".join(args))
     with _environment(settings.env()):  # profiles.yml reads the connection from env_var()

@@ -1,0 +1,102 @@
+"""The same landing data gives the same published tables on DuckDB, PostgreSQL and Spark: same rows,
+same keys, numbers equal to 1e-9 relative (issue 6). Grows with every published model."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cvw.engines import get_engine
+from cvw.pipeline import run
+from cvw.quality import PUBLISHED_TABLES
+from tests.conftest import make_settings
+from tests.engines.spark_session import spark_workspace
+
+pytestmark = [pytest.mark.postgres, pytest.mark.spark, pytest.mark.slow]
+
+
+def _generated(root: Path) -> tuple[Path, date]:
+    from cvw.generate import generate
+
+    as_of = date(2025, 6, 30)
+    generate(root, customers=300, days=180, seed=3, end_date=as_of, bad_rows_rate=0.01)
+    return root, as_of
+
+
+def _cdnow(root: Path) -> tuple[Path, date]:
+    import lifetimes
+
+    from cvw.importer import import_transactions
+
+    source = Path(lifetimes.__file__).parent / "datasets" / "CDNOW_sample.txt"
+    import_transactions(source, root, customer_col="customer_id", date_col="date", amount_col="amount",
+                        quantity_col="quantity", header=False, date_format="%Y%m%d",
+                        columns=["customer_id", "customer_index", "date", "quantity", "amount"])
+    return root, date(1997, 9, 30)
+
+
+def _normal(value):
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _published(settings) -> dict[str, list[tuple]]:
+    engine = get_engine(settings)
+    try:
+        out = {}
+        for table in PUBLISHED_TABLES:
+            rows = [tuple(_normal(v) for v in row) for row in engine.query_published(f"select * from analytics.{table}")]
+            out[table] = sorted(rows, key=lambda r: tuple((v is None, str(v)) for v in r))
+        return out
+    finally:
+        engine.close()
+
+
+def _assert_equal(table: str, engine: str, got: list[tuple], want: list[tuple]) -> None:
+    assert len(got) == len(want), f"{table} on {engine}: {len(got)} rows, duckdb has {len(want)}"
+    for g, w in zip(got, want):
+        assert len(g) == len(w), f"{table} on {engine}: column count differs"
+        for gv, wv in zip(g, w):
+            if isinstance(wv, float) or isinstance(gv, float):
+                assert gv is not None and wv is not None and math.isclose(gv, wv, rel_tol=1e-9, abs_tol=1e-12), (
+                    f"{table} on {engine}: {g} != {w}"
+                )
+            else:
+                assert gv == wv, f"{table} on {engine}: {g} != {w}"
+
+
+@pytest.mark.parametrize("dataset", [_generated, _cdnow], ids=["generated", "cdnow"])
+def test_published_tables_are_equal_on_every_engine(dataset, tmp_path, pg_server, spark_session, monkeypatch):
+    landing, as_of = dataset(tmp_path / "landing")
+    for var in ("CVW_LANDING_DIR", "CVW_WAREHOUSE", "CVW_PUBLISH_DIR", "CVW_REPORTS_DIR", "CVW_TARGET"):
+        monkeypatch.delenv(var, raising=False)
+
+    duck = make_settings(tmp_path / "duckdb", landing=landing)
+    run(duck, as_of)
+    want = _published(duck)
+    assert sum(len(rows) for rows in want.values()) > 1000
+
+    dbname = pg_server.create_database()
+    for key, value in pg_server.env(dbname).items():
+        monkeypatch.setenv(key, value)
+    pg = make_settings(tmp_path / "postgres", landing=landing)
+    pg = type(pg)(**{**pg.__dict__, "target": "postgres"})
+    run(pg, as_of)
+    got_pg = _published(pg)
+    monkeypatch.setenv("CVW_TARGET", "spark")
+    spark = spark_workspace(spark_session, landing, copy_landing=False)
+    run(spark, as_of)
+    got_spark = _published(spark)
+
+    for table in PUBLISHED_TABLES:
+        _assert_equal(table, "postgres", got_pg[table], want[table])
+        _assert_equal(table, "spark", got_spark[table], want[table])

@@ -1,0 +1,393 @@
+"""The Spark engine: the guarantees of tests/test_ingest.py and tests/test_pipeline.py on Spark.
+
+One local Spark session for the whole run (tests/engines/spark_session.py). landing_small goes through
+`cvw.pipeline.run` once (module fixture, about a minute with the JVM start) and twice more at the end (the
+same date again, then an older date); the other tests use single steps on that state or small ingest-only
+workspaces, to keep the file under 3 minutes.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+from cvw.ingest import IngestError, ingest_landing
+from cvw.pipeline import run, step_gate, step_ingest
+from cvw.quality import GateFailed, build_suite
+
+from tests.conftest import SMALL_AS_OF
+from tests.engines import spark_session as plugin
+
+pytestmark = pytest.mark.spark
+
+PUBLISHED = {
+    "dim_customers": 4,  # c1..c4; c5 is quarantined
+    "fct_orders": 4,  # o1..o4; o6 is after D, o9/o10/o1-again rejected, o5/o11 quarantined
+    "fct_order_lines": 5,
+    "fct_returns": 1,
+    "fct_service_interactions": 2,
+    "fct_marketing_contacts": 2,
+}
+ORDERS_HEADER = "order_id,customer_id,order_ts,channel,status,updated_at\n"
+
+
+def _engine(s):
+    from cvw.engines.spark import SparkEngine
+
+    return SparkEngine(s)
+
+
+def _published(engine) -> dict:
+    """Every published table's rows, sorted: equal dicts = identical published tables."""
+    return {
+        t: sorted((tuple(r) for r in engine.spark.table(f"analytics.{t}").collect()), key=repr)
+        for t in PUBLISHED
+    }
+
+
+# --- landing_small through the whole pipeline once ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spark_small(spark_session, tmp_path_factory):
+    """landing_small run once through cvw.pipeline.run on Spark for 2025-01-03."""
+    s = plugin.spark_workspace(spark_session, tmp_path_factory.mktemp("spark_small") / "landing")
+    summary = run(s, SMALL_AS_OF)
+    return s, summary, plugin.generation()
+
+
+@pytest.fixture
+def small(spark_small, spark_session):
+    s, summary, generation = spark_small
+    if generation != plugin.generation():
+        pytest.fail(
+            "the warehouse of the shared small run was cleaned by another test: keep the small-run "
+            "tests before the ingest-only tests in this file"
+        )
+    return s, summary, _engine(s)
+
+
+@pytest.mark.dbt
+def test_published_tables_and_row_counts(small):
+    s, summary, engine = small
+    assert summary["publish"]["row_counts"] == PUBLISHED
+    # every expectation of every suite ran (GX may log-and-skip one it cannot run, PITFALLS 4)
+    expected = sum(len(build_suite(t, SMALL_AS_OF).expectations) for t in PUBLISHED)
+    assert summary["gate"]["failed"] == 0 and summary["gate"]["checks"] == expected
+    for table, n in PUBLISHED.items():
+        assert engine.query_published(
+            f"select count(*), min(as_of_date), max(as_of_date) from analytics.{table}"
+        ) == [(n, SMALL_AS_OF, SMALL_AS_OF)]
+    log = engine.query_published(
+        "select as_of_date, is_current, gate_result, total_rows from analytics.publish_log"
+    )
+    assert log == [(SMALL_AS_OF, True, "passed", sum(PUBLISHED.values()))]
+    # analytics holds views over one versioned database
+    assert engine.current_version() is not None
+    assert {t.tableType for t in engine.spark.catalog.listTables("analytics")} == {"VIEW"}
+
+
+@pytest.mark.dbt
+def test_row_accounting_balances_for_every_bad_row_kind(small):
+    _, _, engine = small
+    acc = {
+        r[0]: r[1:]
+        for r in engine.query(
+            "select entity, file_rows, accepted_rows, quarantined_rows, rejected_rows, balanced "
+            "from audit.row_accounting"
+        )
+    }
+    assert acc["orders"] == (10, 5, 2, 3, True)
+    assert acc["order_lines"] == (10, 6, 1, 3, True)
+    assert acc["customers"] == (6, 5, 1, 0, True)
+    assert acc["returns"] == (2, 1, 0, 1, True)
+    assert len(acc) == 10 and all(row[-1] for row in acc.values())
+    assert engine.query(
+        "select entity, record_key, rejection_reason, line_number from audit.rejected_rows order by all"
+    ) == [
+        ("order_lines", "o1|1", "duplicate_key", 3),
+        ("order_lines", "o2|2", "negative_quantity", 6),
+        ("order_lines", "o2|3", "unknown_product", 7),
+        ("orders", "o1", "duplicate_key", 3),
+        ("orders", "o10", "order_in_future", 6),
+        ("orders", "o9", "unknown_customer", 5),
+        ("returns", "r2", "refund_exceeds_line", 3),
+    ]
+
+
+@pytest.mark.dbt
+def test_quarantine_keeps_file_line_kind_and_raw_line(small):
+    _, summary, engine = small
+    assert summary["ingest"]["files_loaded"] == 15
+    assert summary["ingest"]["rows_loaded"]["orders"] == 8
+    assert summary["ingest"]["rows_quarantined"] == {
+        "customers": 1,
+        "order_lines": 1,
+        "orders": 2,
+        "products": 0,
+        "returns": 0,
+        "service_interactions": 0,
+        "marketing_contacts": 0,
+        "consents": 0,
+        "wallet_surveys": 0,
+        "installed_base": 0,
+    }
+    assert engine.query(
+        "select entity, source_file, line_number, column_name, error_kind from quarantine.rows order by all"
+    ) == [
+        ("customers", "customers/customers_2025-01-02.csv", 4, "name", "bad_encoding"),
+        ("order_lines", "order_lines/order_lines_2025-01-01.csv", 8, "quantity", "bad_type"),
+        ("orders", "orders/orders_2025-01-01.csv", 7, "order_ts", "bad_type"),
+        ("orders", "orders/orders_2025-01-02.csv", 4, None, "wrong_column_count"),
+    ]
+    reasons = dict(engine.query("select line_number, reason from quarantine.rows where entity = 'orders'"))
+    assert "notadate" in reasons[7] and reasons[4] == "Expected Number of Columns: 6 Found: 7"
+    assert engine.query("select raw_line from quarantine.rows where error_kind = 'wrong_column_count'") == [
+        ("o5,c3,2025-01-02 10:00:00,store,completed,,extra",)
+    ]
+    # accepted rows keep their own line numbers around the rejected ones
+    assert engine.query(
+        "select order_id, _line_number from raw.orders "
+        "where _source_file = 'orders/orders_2025-01-02.csv' order by 2"
+    ) == [("o4", 2), ("o1", 3)]
+    assert engine.query(
+        "select rows_loaded, rows_quarantined from ingest.file_manifest "
+        "where file_name = 'orders/orders_2025-01-01.csv'"
+    ) == [(5, 1)]
+    # contract types in raw, as on DuckDB
+    types = {r[0]: r[1] for r in engine.query("describe raw.order_lines")}
+    assert (types["line_number"], types["unit_price"], types["_line_number"]) == (
+        "int",
+        "decimal(18,2)",
+        "bigint",
+    )
+
+
+@pytest.mark.dbt
+def test_order_revenue_and_customer_version(small):
+    _, _, engine = small
+    # o1: 2 x 100.00 - 10.00 + 10 x 5.00 = 240.00; the duplicate copy of line 1 is not counted twice
+    assert engine.query_published(
+        "select revenue, product_cost, line_count from analytics.fct_orders where order_id = 'o1'"
+    ) == [(Decimal("240.00"), Decimal("140.00"), 2)]
+    # c1 moved from north to east on 2025-01-02
+    assert engine.query_published(
+        "select region, city from analytics.dim_customers where customer_id = 'c1'"
+    ) == [("east", "Lille")]
+
+
+@pytest.mark.dbt
+def test_no_direct_identifiers_are_published(small):
+    _, _, engine = small
+    columns = {c for t in PUBLISHED for c in engine.spark.table(f"analytics.{t}").columns}
+    assert not columns & {"name", "email", "phone", "birth_date"}
+
+
+@pytest.mark.dbt
+def test_reingesting_the_same_files_changes_nothing(small):
+    s, _, engine = small
+    before = engine.query("select count(*), sum(hash(order_id, _line_number)) from raw.orders")
+    again = step_ingest(s, "spark-reingest")
+    assert (again["files_loaded"], again["files_skipped"]) == (0, 15)
+    assert engine.query("select count(*), sum(hash(order_id, _line_number)) from raw.orders") == before
+    assert engine.query("select count(*) from quarantine.rows") == [(4,)]
+    assert engine.query("select count(*) from ingest.file_manifest") == [(15,)]
+
+
+def _swap_marts_table(engine, table: str, select: str) -> None:  # Spark has no UPDATE on Parquet tables
+    """Replace marts.<table> by `select` (the original is kept as marts.<table>__orig)."""
+    engine.spark.sql(f"create table marts.{table}__new using parquet as {select}")
+    engine.spark.sql(f"alter table marts.{table} rename to marts.{table}__orig")
+    engine.spark.sql(f"alter table marts.{table}__new rename to marts.{table}")
+
+
+def _restore_marts_table(engine, table: str) -> None:
+    engine.spark.sql(f"drop table marts.{table}")
+    engine.spark.sql(f"alter table marts.{table}__orig rename to marts.{table}")
+
+
+@pytest.mark.dbt
+def test_a_failing_gate_names_table_check_and_rows_and_publishes_nothing(small):
+    s, _, engine = small
+    before = _published(engine)
+    cols = engine.spark.table("marts.fct_orders").schema
+    select = ", ".join(
+        f"case when order_id = 'o2' then cast(-1 as {f.dataType.simpleString()}) else revenue end as revenue"
+        if f.name == "revenue"
+        else f.name
+        for f in cols.fields
+    )
+    _swap_marts_table(
+        engine, "fct_orders", f"select {select} from marts.fct_orders"
+    )  # corrupt the audit copy
+    try:
+        with pytest.raises(GateFailed) as err:
+            step_gate(s, SMALL_AS_OF, "spark-bad-run")
+    finally:
+        _restore_marts_table(engine, "fct_orders")
+    message = str(err.value)
+    assert "fct_orders" in message and "expect_column_values_to_be_between" in message and "'o2'" in message
+    assert _published(engine) == before
+
+
+@pytest.mark.dbt
+def test_same_date_again_then_an_older_date_never_replaces_the_current_tables(small):
+    s, summary, engine = small
+    first = _published(engine)
+    again = run(s, SMALL_AS_OF, run_id="spark-again")  # the same date again: rebuilt, identical tables
+    assert again["publish"]["replaced_current"] is True
+    assert _published(engine) == first
+    older = run(s, date(2025, 1, 2), run_id="spark-older")  # a backfill: ingest (no-op), build, gate, publish
+    assert older["ingest"]["files_loaded"] == 0 and older["publish"]["replaced_current"] is False
+    assert engine.query("select distinct as_of_date from marts.fct_orders") == [(date(2025, 1, 2),)]
+    assert _published(engine) == first  # still the 2025-01-03 tables
+    assert engine.query_published(
+        "select as_of_date, run_id, is_current from analytics.publish_log order by published_at"
+    ) == [
+        (SMALL_AS_OF, summary["run_id"], False),
+        (SMALL_AS_OF, "spark-again", True),
+        (date(2025, 1, 2), "spark-older", False),
+    ]
+    assert engine.published_state()[0] == SMALL_AS_OF
+    # retention: the current version and the previous one (readers in flight), nothing older
+    versions = [r[0] for r in engine.query("show databases like 'analytics_*'")]
+    assert len(versions) == 2 and engine.current_version() in versions
+
+
+# --- ingest only (each test starts from an empty warehouse: keep them after the small-run tests) ----
+
+
+def _only(s, *entities: str) -> None:
+    """Keep only these entity folders in the landing copy (fewer groups, faster tests)."""
+    import shutil
+
+    for folder in s.landing_dir.iterdir():
+        if folder.name not in entities:
+            shutil.rmtree(folder)
+
+
+def test_a_file_changed_after_loading_stops_ingest_and_names_it(spark_settings):
+    s = spark_settings
+    _only(s, "orders")
+    ingest_landing(s)
+    changed = s.landing_dir / "orders" / "orders_2025-01-04.csv"
+    changed.write_text(changed.read_text().replace("o6", "o66"))
+    (s.landing_dir / "orders" / "orders_2025-01-09.csv").write_text(
+        ORDERS_HEADER + "o8,c2,2025-01-09 10:00:00,web,completed,\n"
+    )
+    with pytest.raises(IngestError, match=r"orders_2025-01-04\.csv: content changed after it was loaded"):
+        ingest_landing(s)
+    assert _engine(s).query("select count(*) from raw.orders where order_id in ('o66', 'o8')") == [(0,)]
+
+
+def test_missing_required_column_fails_naming_file_and_column(spark_settings):
+    s = spark_settings
+    _only(s, "orders")
+    (s.landing_dir / "orders" / "orders_2025-01-06.csv").write_text(
+        "order_id,order_ts,status\no8,2025-01-06 10:00:00,completed\n"
+    )
+    with pytest.raises(
+        IngestError, match=r"orders_2025-01-06\.csv: missing required column\(s\) customer_id"
+    ):
+        ingest_landing(s)
+    assert _engine(s).query("select count(*) from raw.orders") == [(0,)]
+
+
+def test_extra_columns_parquet_and_empty_files(spark_settings):
+    """Drift columns kept as strings; Parquet with lineage and checked casts; empty/header-only files."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    s = spark_settings
+    _only(s, "orders")
+    orders = s.landing_dir / "orders"
+    (orders / "orders_2025-01-07.csv").write_text(
+        "ORDER_ID,Customer_Id,order_ts,status,coupon_code\no9b,c1,2025-01-07T10:00:00+02:00,completed,WELCOME\n"
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "order_id": ["p1o", "p2o", "p3o"],
+                "Customer_ID": ["c1", "c2", "c3"],
+                "order_ts": ["2025-01-08 10:00:00", "2025-01-08 11:00:00", "notadate"],
+                "status": ["completed"] * 3,
+            }
+        ),
+        orders / "orders_2025-01-08.parquet",
+    )
+    (orders / "orders_2025-01-10.csv").write_text("")
+    (orders / "orders_2025-01-11.csv").write_text(ORDERS_HEADER)
+    result = ingest_landing(s)
+    engine = _engine(s)
+    assert result.files_loaded == 7
+    assert result.schema_drift == ["orders/orders_2025-01-07.csv: extra column coupon_code"]
+    assert any("orders_2025-01-10.csv: empty file" in w for w in result.warnings)
+    assert engine.query("select coupon_code, order_ts from raw.orders where order_id = 'o9b'") == [
+        ("WELCOME", datetime(2025, 1, 7, 8, 0))  # +02:00 converted to UTC
+    ]
+    assert engine.query("select column_name from ingest.schema_drift") == [("coupon_code",)]
+    assert engine.query(
+        "select order_id, _line_number from raw.orders where _source_file like '%.parquet' order by 1"
+    ) == [("p1o", 2), ("p2o", 3)]
+    assert engine.query(
+        "select line_number, column_name, error_kind from quarantine.rows where source_file like '%.parquet'"
+    ) == [(4, "order_ts", "bad_type")]
+    assert engine.query(
+        "select rows_loaded, rows_quarantined from ingest.file_manifest "
+        "where file_name like '%2025-01-1_.csv' "
+        "order by file_name"
+    ) == [(0, 0), (0, 0)]
+
+
+def test_a_crash_before_the_manifest_is_repaired_by_the_next_ingest(spark_settings, monkeypatch):
+    """Spark has no multi-table transaction: rows written without their manifest rows are removed again."""
+    from cvw.engines import spark as sp
+
+    s = spark_settings
+    _only(s, "orders")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash after raw and quarantine were written")
+
+    with monkeypatch.context() as m:
+        m.setattr(sp, "_row_counts", crash)
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            ingest_landing(s, run_id="crashed-run")
+    engine = _engine(s)
+    assert engine.query("select count(*) from raw.orders") == [(8,)]  # uncommitted rows
+    assert engine.query("select count(*) from ingest.file_manifest") == [(0,)]
+    result = ingest_landing(s, run_id="next-run")
+    assert any("crashed-run" in w for w in result.warnings)
+    assert result.files_loaded == 3 and result.rows_loaded == {"orders": 8}
+    assert engine.query("select _ingest_run_id, count(*) from raw.orders group by 1") == [("next-run", 8)]
+    assert engine.query("select ingest_run_id, count(*) from quarantine.rows group by 1") == [("next-run", 2)]
+    assert engine.query("select count(*) from ingest.file_manifest") == [(3,)]
+
+
+def test_a_crash_in_a_rerun_of_the_same_run_id_keeps_the_rows_it_committed_before(
+    spark_settings, monkeypatch
+):
+    """A cleared Airflow task runs again with its run id: recovery keeps the rows that run committed."""
+    from cvw.engines import spark as sp
+
+    s = spark_settings
+    _only(s, "orders")
+    ingest_landing(s, run_id="same-run")
+    (s.landing_dir / "orders" / "orders_2025-01-09.csv").write_text(
+        ORDERS_HEADER + "o8,c2,2025-01-09 10:00:00,web,completed,\n"
+    )
+    with monkeypatch.context() as m:
+        m.setattr(sp, "_row_counts", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("simulated crash")))
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            ingest_landing(s, run_id="same-run")
+    engine = _engine(s)
+    assert engine.query("select count(*) from raw.orders") == [(9,)]  # 8 committed + 1 uncommitted
+    result = ingest_landing(s, run_id="later-run")
+    assert result.files_loaded == 1 and result.rows_loaded == {"orders": 1}
+    assert engine.query("select _ingest_run_id, count(*) from raw.orders group by 1 order by 1") == [
+        ("later-run", 1),
+        ("same-run", 8),
+    ]
+    assert engine.query("select count(*) from quarantine.rows") == [(2,)]
+    assert engine.query("show tables in ingest like 'cvw_recover_*'") == []
