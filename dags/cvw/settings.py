@@ -8,7 +8,7 @@
 | CVW_PUBLISH_DIR | `$CVW_HOME/published` | what BI reads: `customer_value.duckdb` (swapped atomically) |
 | CVW_REPORTS_DIR | `$CVW_HOME/reports` | quality-gate reports (JSON + HTML) per run |
 | CVW_TARGET | `duckdb` | dbt target in `dbt_project/profiles.yml` |
-| CVW_DBT_THREADS | `2` | dbt threads |
+| CVW_DBT_THREADS | `2` (`4` on Spark) | dbt threads (Spark runs statements concurrently in one session) |
 """
 
 from __future__ import annotations
@@ -60,12 +60,14 @@ def load(**overrides: object) -> Settings:
         value = overrides.get(key) or os.environ.get(env)
         return Path(str(value)).resolve() if value else default
 
+    target = str(overrides.get("target") or os.environ.get("CVW_TARGET", "duckdb"))
+    threads = overrides.get("dbt_threads") or os.environ.get("CVW_DBT_THREADS") or (4 if target == "spark" else 2)
     return Settings(
         home=home,
         landing_dir=path("landing_dir", "CVW_LANDING_DIR", home / "landing"),
         warehouse=path("warehouse", "CVW_WAREHOUSE", home / "warehouse" / "cvw.duckdb"),
         publish_dir=path("publish_dir", "CVW_PUBLISH_DIR", home / "published"),
         reports_dir=path("reports_dir", "CVW_REPORTS_DIR", home / "reports"),
-        target=str(overrides.get("target") or os.environ.get("CVW_TARGET", "duckdb")),
-        dbt_threads=int(str(overrides.get("dbt_threads") or os.environ.get("CVW_DBT_THREADS", "2"))),
+        target=target,
+        dbt_threads=int(str(threads)),
     )

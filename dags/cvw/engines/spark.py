@@ -1,62 +1,64 @@
 """Spark engine (`CVW_TARGET=spark`): the same pipeline in one in-process Spark session (local[N]).
 
 Session
-    One SparkSession per process (`get_session`), created before dbt runs; dbt-spark's `method: session`
-    calls `SparkSession.builder.getOrCreate()` and so reuses it. Master from `CVW_SPARK_MASTER`
-    (default `local[2]`), Hive catalog (so `create schema` / `create table ... using parquet` persist), the
-    warehouse, the Derby metastore and `derby.log` under `$CVW_HOME/spark` (never in the working directory),
-    UTC session time zone, 4 shuffle partitions, no UI, quiet logs. Only one process can hold the Derby
-    metastore: two concurrent runs on the same `CVW_HOME` fail at start with a message saying so (in
-    Airflow, the one-slot pool for warehouse writers already serialises them). `close()` keeps the session
-    (dbt and the gate reuse it); `stop_session()` stops it.
+    One SparkSession per process (`get_session`), created before dbt runs; dbt-spark's `method: session` calls
+    `SparkSession.builder.getOrCreate()` and so reuses it. Master from `CVW_SPARK_MASTER` (default
+    `local[2]`), Hive catalog (so `create schema` / `create table ... using parquet` persist), the warehouse,
+    the Derby metastore and `derby.log` under `$CVW_HOME/spark` (never in the working directory), UTC session
+    time zone, 4 shuffle partitions, no UI, quiet logs. Only one process can hold the Derby metastore: two
+    concurrent runs on the same `CVW_HOME` fail at start with a message saying so (in Airflow, the one-slot
+    pool for warehouse writers already serialises them). `close()` keeps the session (dbt and the gate reuse
+    it); `stop_session()` stops it.
 
 Ingest (same rules, same tables and columns as the DuckDB engine; see cvw.ingest)
-    `discover()` / `plan()` do the file checks (manifest idempotency, changed file, missing column).
-    CSV: Python workers (mapInArrow over the file list) split each file into records and number them by
-    file line (header = 1; a record whose quotes are open continues on the next line and keeps its first
-    line number; blank lines are skipped); bytes that are not UTF-8 make the record `bad_encoding` (its
-    raw_line shows them as U+FFFD). Spark's own CSV parser (`from_csv`, PERMISSIVE mode with
-    `columnNameOfCorruptRecord`, all columns read as strings) splits the fields; a row with the wrong
-    number of fields is `wrong_column_count`; contract types are then enforced with `try_cast`, and the
-    first column that does not convert makes the row `bad_type` (naming the column). Parquet: Spark's
-    reader with `_metadata.row_index` (line = row index + 2, as on DuckDB) and the same checked casts.
-    Raw tables are Parquet tables `raw.<entity>` with the contract types (DECIMAL(18,2), TIMESTAMP in UTC,
-    DOUBLE, INT, BOOLEAN, DATE, STRING) and the lineage columns, partitioned by `_ingest_run_id`;
-    `quarantine.rows` and `ingest.schema_drift` are partitioned by `ingest_run_id`.
+    `discover()` / `plan()` do the file checks (manifest idempotency, changed file, missing column). CSV:
+    Python workers (mapInArrow over the file list) split each file into records and number them by file line
+    (header = 1; a record whose quotes are open continues on the next line and keeps its first line number;
+    blank lines are skipped); bytes that are not UTF-8 make the record `bad_encoding` (its raw_line shows them
+    as U+FFFD). Spark's own CSV parser (`from_csv`, PERMISSIVE mode with `columnNameOfCorruptRecord`, all
+    columns read as strings) splits the fields; a row with the wrong number of fields is `wrong_column_count`;
+    contract types are then enforced with `try_cast`, and the first column that does not convert makes the row
+    `bad_type` (naming the column). Parquet: Spark's reader with `_metadata.row_index` (line = row index + 2,
+    as on DuckDB) and the same checked casts. Raw tables are Parquet tables `raw.<entity>` with the contract
+    types (DECIMAL(18,2), TIMESTAMP in UTC, DOUBLE, INT, BOOLEAN, DATE, STRING) and the lineage columns,
+    partitioned by `_ingest_run_id`; `quarantine.rows` and `ingest.schema_drift` are partitioned by
+    `ingest_run_id`.
 
-    Spark has no multi-table transaction. Per file group the order is: raw rows, quarantine rows, drift
-    rows, and LAST the `ingest.file_manifest` rows (the commit point: a file is loaded iff it has a manifest
-    row). `ingest.runs` gets a `started` row before the first write and a `finished` row after the
-    manifest. Before loading, every ingest looks for partitions of runs whose latest status is `started`
-    (a crash) and removes from them the rows of files that have no manifest row for that run (the partition
-    is rebuilt from its committed rows, or dropped when nothing in it is committed; see `recover`), then
-    records the run as `recovered`; those files are then simply loaded again. A column added for schema
-    drift by a crashed run stays (all null).
+    Spark has no multi-table transaction. The order of writes is: `ingest.runs` `started`; raw rows (and drift
+    rows) per file group; the quarantine rows of all groups; LAST the `ingest.file_manifest` rows of all new
+    files in one insert (the commit point: a file is loaded iff it has a manifest row); then `ingest.runs`
+    `finished`. Before loading, every ingest looks for partitions of runs whose latest status is `started` (a
+    crash) and removes from them the rows of files that have no manifest row for that run (the partition is
+    rebuilt from its committed rows, or dropped when nothing in it is committed; see `recover`), then records
+    the run as `recovered`; those files are then simply loaded again. A column added for schema drift by a
+    crashed run stays (all null).
 
 Gate
     `gx_batch` hands GX a Spark dataframe (`spark.table('marts.<table>')`) through GX's Spark datasource:
-    validation runs in Spark, nothing is collected to the driver.
+    validation runs in Spark, nothing is collected to the driver. Boolean columns are passed as 0/1 (Spark has
+    no avg(boolean)); the datasource does not persist (a cached dataframe outlives a dbt rebuild).
 
 Publish (write-audit-publish without multi-table transactions)
     Every publish writes a complete new version into a fresh database `analytics_<UTC timestamp>_<hex>`:
     copies of `marts.<table>` (or, for an as-of date older than the current publish, copies of the current
-    tables, so those are not replaced) plus `publish_log` carried over with the `is_current` flags moved as
-    on DuckDB, plus the new row (with the row counts this run built and gated). Nothing BI reads changes
-    until then; a failure drops the new database.
-    Then the `analytics` database, which only holds VIEWS `analytics.<table>` over the current version, is
-    repointed with `CREATE OR REPLACE VIEW`, tables first and `publish_log` last. Finally versioned databases
-    other than the new one and the previous one (readers in flight) are dropped.
+    tables, so those are not replaced) plus `publish_log` carried over with the `is_current` flags moved as on
+    DuckDB, plus the new row (with the row counts this run built and gated). Nothing BI reads changes until
+    then; a failure drops the new database. Then the `analytics` database, which only holds VIEWS
+    `analytics.<table>` over the current version, is repointed with `CREATE OR REPLACE VIEW`, tables first and
+    `publish_log` last. Finally versioned databases other than the new one and the previous one (readers in
+    flight) are dropped.
 
     What this guarantees: each view swap is one atomic metastore update, so every single query sees one
-    complete version of a table, never a half-written one; a failed gate or a crash before the swap leaves
-    the published views untouched. What it does not: the views are swapped one after another within a few
-    milliseconds, so a reader issuing several queries across that moment may see two versions (e.g. the
-    new `fct_orders` with the old `dim_customers`); DuckDB's file swap has no such window. With Delta Lake
-    or Iceberg one would publish through a single-table pointer (one catalog entry) or RESTORE/time travel.
-    Readers: with the embedded Derby metastore only the pipeline's own process can open the catalog, so BI
-    tools need a shared metastore (Hive metastore service / Unity / Glue) and a SQL endpoint (Spark Thrift
-    server) over the same warehouse; read-only access then comes from that serving layer's grants on
-    `analytics`, not from this module.
+    complete version of a table, never a half-written one; a failed gate or a crash before the swap leaves the
+    published views untouched (a crash in the middle of the swap leaves some views on the new, gated version
+    and the others on the previous one until the next publish repoints them all). What it does not: the views
+    are swapped one after another within a few milliseconds, so a reader issuing several queries across that
+    moment may see two versions (e.g. the new `fct_orders` with the old `dim_customers`); DuckDB's file swap
+    has no such window. With Delta Lake or Iceberg one would publish through a single-table pointer (one
+    catalog entry) or RESTORE/time travel. Readers: with the embedded Derby metastore only the pipeline's own
+    process can open the catalog, so BI tools need a shared metastore (Hive metastore service / Unity / Glue)
+    and a SQL endpoint (Spark Thrift server) over the same warehouse; read-only access then comes from that
+    serving layer's grants on `analytics`, not from this module.
 """
 
 from __future__ import annotations
