@@ -50,7 +50,6 @@ def main() -> None:
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     import lifetimes
-
     from cvw import clv
 
     s = summary(args.customers, args.seed)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from cvw.cli import build_parser, main
 
 pytestmark = pytest.mark.unit

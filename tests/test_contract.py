@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from cvw.contract import ENTITIES
 from cvw.settings import DBT_PROJECT_DIR
 

@@ -7,8 +7,8 @@ from collections import Counter
 from datetime import date
 
 import pytest
-
 from cvw.contract import QUARANTINE_KINDS
+
 from tests.conftest import make_settings, query
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]

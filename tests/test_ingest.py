@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from cvw.ingest import IngestError, ingest_landing
+
 from tests.conftest import make_settings, query
 
 pytestmark = pytest.mark.integration

@@ -6,9 +6,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-
 from cvw.pipeline import run, step_build, step_gate, step_ingest
 from cvw.quality import GateFailed
+
 from tests.conftest import SMALL_AS_OF, query
 
 pytestmark = pytest.mark.dbt

@@ -6,7 +6,6 @@ import json
 from datetime import date
 
 import pytest
-
 from cvw.quality import GATE_DEFAULTS, PUBLISHED_TABLES, build_suite, export_suites
 from cvw.settings import EXPECTATIONS_DIR
 

@@ -140,7 +140,7 @@ def _minimize(fun_and_grad, start, names, model: str, n: int, bounds=(-20.0, 20.
 
     res = minimize(objective, np.log(start), jac=True, method="L-BFGS-B", bounds=[bounds] * len(start),
                    options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10})
-    params = dict(zip(names, np.exp(res.x).tolist()))
+    params = dict(zip(names, np.exp(res.x).tolist(), strict=False))
     at_bound = bool(np.any(np.isclose(res.x, bounds[0])) or np.any(np.isclose(res.x, bounds[1])))
     # L-BFGS-B can stop with "ABNORMAL" in the line search right at the optimum: then judge by the gradient
     # (per customer, in log-parameters)

@@ -47,7 +47,9 @@ def _environment(values: dict[str, str]):
                 os.environ[k] = v
 
 
-def run_dbt(settings: Settings, args: list[str], as_of: date | None = None, extra_vars: dict | None = None) -> DbtResult:
+def run_dbt(
+    settings: Settings, args: list[str], as_of: date | None = None, extra_vars: dict | None = None
+) -> DbtResult:
     """Run `dbt <args>` against the project with the run's as-of date; raise DbtError on failure."""
     from dbt.cli.main import dbtRunner
 

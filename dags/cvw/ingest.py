@@ -102,57 +102,56 @@ class IngestResult:
         }
 
 
+BOOKKEEPING_TABLES = {
+    "ingest.file_manifest": """
+        file_name varchar primary key,
+        entity varchar not null,
+        sha256 varchar not null,
+        size_bytes bigint not null,
+        rows_loaded bigint not null,
+        rows_quarantined bigint not null,
+        columns varchar[],
+        extra_columns varchar[],
+        loaded_at timestamp not null,
+        ingest_run_id varchar not null
+    """,
+    "quarantine.rows": """
+        entity varchar not null,
+        source_file varchar not null,
+        line_number bigint,
+        column_name varchar,
+        error_kind varchar not null,
+        reason varchar not null,
+        raw_line varchar,
+        loaded_at timestamp not null,
+        ingest_run_id varchar not null
+    """,
+    "ingest.schema_drift": """
+        entity varchar not null,
+        source_file varchar not null,
+        column_name varchar not null,
+        kind varchar not null,
+        detected_at timestamp not null,
+        ingest_run_id varchar not null
+    """,
+}
+
+
+def schema_ddl(type_of=lambda contract_type: contract_type) -> list[str]:
+    """DDL of the raw, quarantine and ingest tables (idempotent); `type_of` maps contract types to the
+    engine's. The bookkeeping tables use types that DuckDB and PostgreSQL share."""
+    ddl = [f"create schema if not exists {schema}" for schema in ("raw", "quarantine", "ingest")]
+    for entity in ENTITIES.values():
+        cols = ", ".join(f"{name} {type_of(typ)}" for name, typ in {**entity.columns, **LINEAGE_COLUMNS}.items())
+        ddl.append(f"create table if not exists {entity.raw_table} ({cols})")
+    ddl += [f"create table if not exists {name} ({cols})" for name, cols in BOOKKEEPING_TABLES.items()]
+    return ddl
+
+
 def ensure_schema(con) -> None:
     """Create the raw, quarantine and ingest tables if they are missing (idempotent)."""
-    for schema in ("raw", "quarantine", "ingest"):
-        con.execute(f"create schema if not exists {schema}")
-    for entity in ENTITIES.values():
-        cols = {**entity.columns, **LINEAGE_COLUMNS}
-        ddl = ", ".join(f"{name} {typ}" for name, typ in cols.items())
-        con.execute(f"create table if not exists {entity.raw_table} ({ddl})")
-    con.execute(
-        """
-        create table if not exists ingest.file_manifest (
-            file_name varchar primary key,
-            entity varchar not null,
-            sha256 varchar not null,
-            size_bytes bigint not null,
-            rows_loaded bigint not null,
-            rows_quarantined bigint not null,
-            columns varchar[],
-            extra_columns varchar[],
-            loaded_at timestamp not null,
-            ingest_run_id varchar not null
-        )
-        """
-    )
-    con.execute(
-        """
-        create table if not exists quarantine.rows (
-            entity varchar not null,
-            source_file varchar not null,
-            line_number bigint,
-            column_name varchar,
-            error_kind varchar not null,
-            reason varchar not null,
-            raw_line varchar,
-            loaded_at timestamp not null,
-            ingest_run_id varchar not null
-        )
-        """
-    )
-    con.execute(
-        """
-        create table if not exists ingest.schema_drift (
-            entity varchar not null,
-            source_file varchar not null,
-            column_name varchar not null,
-            kind varchar not null,
-            detected_at timestamp not null,
-            ingest_run_id varchar not null
-        )
-        """
-    )
+    for statement in schema_ddl():
+        con.execute(statement)
 
 
 def _sha256(path: Path) -> str:

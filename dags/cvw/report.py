@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import json
 
 from cvw.settings import Settings
@@ -21,7 +20,7 @@ from analytics.fct_order_lines where is_completed group by 1 order by 2 desc;
 def _table(rows: list[tuple], header: list[str]) -> str:
     cells = [[str(c) for c in header]] + [["" if c is None else str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

@@ -9,10 +9,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from cvw.engines import get_engine
 from cvw.pipeline import run
 from cvw.quality import PUBLISHED_TABLES
+
 from tests.conftest import make_settings
 from tests.engines.spark_session import spark_workspace
 
@@ -29,7 +29,6 @@ def _generated(root: Path) -> tuple[Path, date]:
 
 def _cdnow(root: Path) -> tuple[Path, date]:
     import lifetimes
-
     from cvw.importer import import_transactions
 
     source = Path(lifetimes.__file__).parent / "datasets" / "CDNOW_sample.txt"
@@ -63,9 +62,9 @@ def _published(settings) -> dict[str, list[tuple]]:
 
 def _assert_equal(table: str, engine: str, got: list[tuple], want: list[tuple]) -> None:
     assert len(got) == len(want), f"{table} on {engine}: {len(got)} rows, duckdb has {len(want)}"
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=False):
         assert len(g) == len(w), f"{table} on {engine}: column count differs"
-        for gv, wv in zip(g, w):
+        for gv, wv in zip(g, w, strict=False):
             if isinstance(wv, float) or isinstance(gv, float):
                 assert gv is not None and wv is not None and math.isclose(gv, wv, rel_tol=1e-9, abs_tol=1e-12), (
                     f"{table} on {engine}: {g} != {w}"

@@ -48,7 +48,7 @@ class Engine(ABC):
     def query_published(self, sql: str, params: list | None = None) -> list[tuple]:
         """Run SQL where BI reads (`analytics.*`); fetch all rows."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release connections/sessions (no-op by default)."""
 
     # shared logic on top of published_log -------------------------------------------------------

@@ -45,7 +45,7 @@ class DuckDBEngine(Engine):
         with db.connect(self.settings.analytics_db, read_only=True) as con:
             cur = con.execute("select * from analytics.publish_log order by published_at desc")
             names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+            return [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
         with db.connect(self.settings.warehouse, read_only=True) as con:

@@ -326,58 +326,10 @@ class PostgresEngine(Engine):
 
     def ensure_schema(self, cur) -> None:
         """The tables of cvw.ingest.ensure_schema (same names and columns) plus the checked casts."""
-        from cvw.contract import ENTITIES
-        from cvw.ingest import LINEAGE_COLUMNS
+        from cvw.ingest import schema_ddl
 
-        for schema in ("raw", "quarantine", "ingest"):
-            cur.execute(f"create schema if not exists {schema}")
-        for entity in ENTITIES.values():
-            cols = {**entity.columns, **LINEAGE_COLUMNS}
-            ddl = ", ".join(f"{name} {pg_type(typ)}" for name, typ in cols.items())
-            cur.execute(f"create table if not exists {entity.raw_table} ({ddl})")
-        cur.execute(
-            """
-            create table if not exists ingest.file_manifest (
-                file_name varchar primary key,
-                entity varchar not null,
-                sha256 varchar not null,
-                size_bytes bigint not null,
-                rows_loaded bigint not null,
-                rows_quarantined bigint not null,
-                columns varchar[],
-                extra_columns varchar[],
-                loaded_at timestamp not null,
-                ingest_run_id varchar not null
-            )
-            """
-        )
-        cur.execute(
-            """
-            create table if not exists quarantine.rows (
-                entity varchar not null,
-                source_file varchar not null,
-                line_number bigint,
-                column_name varchar,
-                error_kind varchar not null,
-                reason varchar not null,
-                raw_line varchar,
-                loaded_at timestamp not null,
-                ingest_run_id varchar not null
-            )
-            """
-        )
-        cur.execute(
-            """
-            create table if not exists ingest.schema_drift (
-                entity varchar not null,
-                source_file varchar not null,
-                column_name varchar not null,
-                kind varchar not null,
-                detected_at timestamp not null,
-                ingest_run_id varchar not null
-            )
-            """
-        )
+        for statement in schema_ddl(pg_type):
+            cur.execute(statement)
         cur.execute("select current_user, current_database()")
         user, db = cur.fetchone()
         for name, value in PIPELINE_ROLE_SETTINGS.items():
