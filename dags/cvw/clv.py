@@ -75,15 +75,28 @@ def bgnbd_log_likelihood(params, x, t_x, T):
 
 
 def _compress(*cols):
-    """Unique rows of the inputs and how often each occurs: the likelihood only depends on these."""
+    """Unique rows of the inputs and how often each occurs: the likelihood only depends on these.
+
+    Whole-day summaries (non-negative integers below 2**20) are packed into one int64 key, which sorts
+    ~10x faster than numpy's row-wise unique."""
     import numpy as np
 
+    bits = 63 // len(cols)
+    if all(((c >= 0) & (c < 2**min(bits, 20)) & (c == np.floor(c))).all() for c in cols):
+        key = np.zeros(len(cols[0]), dtype="int64")
+        for c in cols:
+            key = (key << bits) | c.astype("int64")
+        unique, counts = np.unique(key, return_counts=True)
+        out = []
+        for i in range(len(cols) - 1, -1, -1):
+            out.append(((unique >> (bits * (len(cols) - 1 - i))) & ((1 << bits) - 1)).astype("float64"))
+        return out[::-1], counts.astype("float64")
     stacked = np.column_stack(cols)
     unique, counts = np.unique(stacked, axis=0, return_counts=True)
     return [unique[:, i] for i in range(unique.shape[1])], counts.astype("float64")
 
 
-def _bgnbd_negll_and_grad(theta, x, t_x, T, weights, x_index=None):
+def _bgnbd_negll_and_grad(theta, x, t_x, T, weights, x_index=None, day_index=None):
     """Negative weighted log-likelihood and its gradient in log-parameters (analytic).
 
     Functions of x alone (log-gamma, digamma) are evaluated once per distinct x and gathered through
@@ -109,8 +122,12 @@ def _bgnbd_negll_and_grad(theta, x, t_x, T, weights, x_index=None):
     }
     g = {k: v[x_index] for k, v in per_x.items()}
     rx = r + x
-    log_aT = np.log(alpha + T)
-    log_at = np.log(alpha + t_x)
+    if day_index is None:
+        log_aT, log_at = np.log(alpha + T), np.log(alpha + t_x)
+    else:  # whole days take few distinct values: one log per distinct day, then gather
+        days, t_idx, T_idx = day_index
+        log_days = np.log(alpha + days)
+        log_aT, log_at = log_days[T_idx], log_days[t_idx]
     a3 = -rx * log_aT
     has_repeat = repeat[x_index]
     a4 = np.where(has_repeat, np.log(a) - g["log_bx1"] - rx * log_at, -np.inf)
@@ -160,10 +177,12 @@ def fit_bgnbd(frequency, recency, tenure) -> FitResult:
     _check_summary(x, t_x, T)
     (ux, ut, uT), w = _compress(x, t_x, T)
     distinct_x, x_index = np.unique(ux, return_inverse=True)
+    days, day_idx = np.unique(np.concatenate([ut, uT]), return_inverse=True)
+    day_index = (days, day_idx[: len(ut)], day_idx[len(ut):])
     # start: purchase rate r/alpha from the data, a and b for a mean dropout around 0.25
     rate = max(float(x.sum() / np.maximum(T, 1.0).sum()), 1e-6)
     start = np.array([1.0, 1.0 / rate, 1.0, 3.0])
-    return _minimize(lambda th: _bgnbd_negll_and_grad(th, ux, ut, uT, w, (x_index, distinct_x)), start,
+    return _minimize(lambda th: _bgnbd_negll_and_grad(th, ux, ut, uT, w, (x_index, distinct_x), day_index), start,
                      ("r", "alpha", "a", "b"), "bg_nbd", len(x))
 
 
@@ -209,7 +228,7 @@ def fit_gamma_gamma(frequency, monetary) -> FitResult:
     x, m = x[keep], m[keep]
     if len(x) < MIN_REPEAT_BUYERS:
         raise FitError(f"Gamma-Gamma needs at least {MIN_REPEAT_BUYERS} repeat buyers with spend > 0, got {len(x)}")
-    (ux, um), w = _compress(x, m)
+    ux, um, w = x, m, np.ones(len(x))  # spend is continuous: nothing to compress
     distinct_x, x_index = np.unique(ux, return_inverse=True)
     log_m, log_x = np.log(um), np.log(ux)
     start = np.array([1.0, 2.0, float(m.mean())])
