@@ -71,35 +71,35 @@ def status_text(settings: Settings) -> str:
     return "\n".join(out)
 
 
+def _problem_section(engine, title: str, table: str, reason: str, columns: list[str], headers: list[str],
+                     limit: int) -> list[str]:
+    """Counts per (entity, reason) and the first `limit` rows of one problem table."""
+    counts = engine.query(f"select entity, {reason}, count(*) from {table} group by 1, 2 order by 1, 2")
+    sample = engine.query(
+        f"select {', '.join(columns)} from {table} order by entity, source_file, line_number limit {int(limit)}"
+    )
+    return [title, _table(counts, ["entity", headers[-1], "rows"]), _table(sample, headers)]
+
+
 def problem_rows(settings: Settings, limit: int = 20) -> str:
     """Quarantined rows (could not parse) and rejected rows (broke a rule), with reasons."""
     from cvw.engines import get_engine
 
     engine = get_engine(settings)
-    out = []
     try:
-        q = engine.query("select entity, error_kind, count(*) from quarantine.rows group by 1, 2 order by 1, 2")
-        out.append("Quarantined rows (quarantine.rows) by kind:")
-        out.append(_table(q, ["entity", "kind", "rows"]))
-        sample = engine.query(
-            f"select entity, source_file, line_number, error_kind, reason from quarantine.rows "
-            f"order by entity, source_file, line_number limit {int(limit)}"
+        out = _problem_section(
+            engine, "Quarantined rows (quarantine.rows) by kind:", "quarantine.rows", "error_kind",
+            ["entity", "source_file", "line_number", "error_kind", "reason"],
+            ["entity", "file", "line", "kind", "reason"], limit,
         )
-        out.append(_table(sample, ["entity", "file", "line", "kind", "reason"]))
         try:
-            r = engine.query(
-                "select entity, rejection_reason, count(*) from audit.rejected_rows group by 1, 2 order by 1, 2"
+            out += [""] + _problem_section(
+                engine, "Rejected rows (audit.rejected_rows) by reason:", "audit.rejected_rows", "rejection_reason",
+                ["entity", "record_key", "source_file", "line_number", "rejection_reason"],
+                ["entity", "key", "file", "line", "reason"], limit,
             )
         except Exception:  # noqa: BLE001 - dbt has not built the audit models yet
-            return "\n".join(out)
-        out.append("")
-        out.append("Rejected rows (audit.rejected_rows) by reason:")
-        out.append(_table(r, ["entity", "reason", "rows"]))
-        sample = engine.query(
-            f"select entity, record_key, source_file, line_number, rejection_reason from audit.rejected_rows "
-            f"order by entity, source_file, line_number limit {int(limit)}"
-        )
-        out.append(_table(sample, ["entity", "key", "file", "line", "reason"]))
+            pass
     finally:
         engine.close()
     return "\n".join(out)
