@@ -1,9 +1,11 @@
 """
 ### customer_value_nightly
 
-Loads the day's CRM landing files, builds the customer-value marts with dbt into the audit area,
-gates them with Great Expectations, then publishes them atomically to the `analytics` schema of
-`$CVW_PUBLISH_DIR/customer_value.duckdb` (what BI tools open, read-only).
+Loads the day's CRM landing files, builds the customer facts and value models with dbt into the
+audit area (`dbt_build`), fits and scores the CLV models (`clv_fit`), builds what depends on CLV
+(segments, tiers, lifecycle: `dbt_build_value`), gates them with Great Expectations, then publishes
+them atomically to the `analytics` schema of `$CVW_PUBLISH_DIR/customer_value.duckdb` (what BI tools
+open, read-only).
 
 **Which day a run covers.** The as-of date D is the day of the run's `logical_date` (UTC). With the
 daily `CronDataIntervalTimetable("0 0 * * *")` the scheduled run for D starts just after midnight at the
@@ -63,10 +65,26 @@ def customer_value_nightly():
     @task
     def dbt_build(ingested: dict) -> dict:
         from cvw import settings
-        from cvw.pipeline import step_build
+        from cvw.pipeline import step_build_core
 
         as_of, _ = _as_of()
-        return step_build(settings.load(), as_of)
+        return step_build_core(settings.load(), as_of)
+
+    @task
+    def clv_fit(built: dict) -> dict:
+        from cvw import settings
+        from cvw.pipeline import step_clv
+
+        as_of, _ = _as_of()
+        return step_clv(settings.load(), as_of)
+
+    @task
+    def dbt_build_value(clv: dict) -> dict:
+        from cvw import settings
+        from cvw.pipeline import step_build_value
+
+        as_of, _ = _as_of()
+        return step_build_value(settings.load(), as_of)
 
     @task
     def quality_gate(built: dict) -> dict:
@@ -77,18 +95,21 @@ def customer_value_nightly():
         return step_gate(settings.load(), as_of, run_id)
 
     @task
-    def publish(ingested: dict, built: dict, gate: dict) -> dict:
+    def publish(ingested: dict, built: dict, clv: dict, built_value: dict, gate: dict) -> dict:
         from cvw import settings
         from cvw.pipeline import step_publish
 
         as_of, run_id = _as_of()
-        summary = {"as_of_date": as_of.isoformat(), "run_id": run_id, "ingest": ingested, "build": built, "gate": gate}
+        summary = {"as_of_date": as_of.isoformat(), "run_id": run_id, "ingest": ingested, "build": built,
+                   "clv": clv, "build_value": built_value, "gate": gate}
         return step_publish(settings.load(), as_of, run_id, gate, run_summary=summary)
 
     ingested = ingest()
     built = dbt_build(ingested)
-    gate = quality_gate(built)
-    publish(ingested, built, gate)
+    clv = clv_fit(built)
+    built_value = dbt_build_value(clv)
+    gate = quality_gate(built_value)
+    publish(ingested, built, clv, built_value, gate)
 
 
 customer_value_nightly()

@@ -23,6 +23,9 @@ os.environ.setdefault("AIRFLOW_HOME", str(_airflow_home))
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# landing_small has a handful of customers: too few to fit the CLV models. Tests publish it without CLV;
+# test_scoring checks that the default (clv_fit_required: true) fails loudly on such data.
+os.environ.setdefault("CVW_DBT_VARS", '{"clv_fit_required": false}')
 
 
 def make_settings(home: Path, landing: Path | None = None):

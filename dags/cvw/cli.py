@@ -135,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("ingest", help="load new landing files into raw (idempotent)")
     i.set_defaults(func=cmd_ingest)
 
-    b = sub.add_parser("build", help="dbt build (models + tests) into the audit area for --as-of")
+    b = sub.add_parser(
+        "build", help="dbt build (models + tests) into the audit area for --as-of, with the CLV fit in between"
+    )
     b.add_argument("--as-of", type=_date, required=True, help="as-of date D (YYYY-MM-DD)")
     b.set_defaults(func=cmd_build)
 

@@ -38,20 +38,22 @@ def _arrays(*cols):
     return [np.asarray(c, dtype="float64") for c in cols]
 
 
-def _check_summary(x, t_x, T) -> None:
+def _check_summary(x, t_x, T, weights=None) -> None:
     import numpy as np
 
     if not (len(x) == len(t_x) == len(T)):
         raise FitError("frequency, recency and tenure must have the same length")
-    if len(x) < MIN_CUSTOMERS:
-        raise FitError(f"BG/NBD needs at least {MIN_CUSTOMERS} customers with a purchase, got {len(x)}")
+    w = np.ones(len(x)) if weights is None else weights
+    n, repeat = int(w.sum()), int(w[x > 0].sum())
+    if n < MIN_CUSTOMERS:
+        raise FitError(f"BG/NBD needs at least {MIN_CUSTOMERS} customers with a purchase, got {n}")
     if not (np.isfinite(x).all() and np.isfinite(t_x).all() and np.isfinite(T).all()):
         raise FitError("the activity summary holds NaN or infinite values")
-    if (x < 0).any() or (t_x < 0).any() or (t_x > T).any():
+    if (x < 0).any() or (t_x < 0).any() or (t_x > T).any() or (w < 0).any():
         raise FitError("activity summary violates 0 <= recency <= tenure or frequency >= 0")
-    if int((x > 0).sum()) < MIN_REPEAT_BUYERS:
+    if repeat < MIN_REPEAT_BUYERS:
         raise FitError(
-            f"BG/NBD needs at least {MIN_REPEAT_BUYERS} repeat buyers (frequency > 0), got {int((x > 0).sum())}: "
+            f"BG/NBD needs at least {MIN_REPEAT_BUYERS} repeat buyers (frequency > 0), got {repeat}: "
             "use a longer history or an earlier as-of date"
         )
 
@@ -158,6 +160,7 @@ def _minimize(fun_and_grad, start, names, model: str, n: int, bounds=(-20.0, 20.
     res = minimize(objective, np.log(start), jac=True, method="L-BFGS-B", bounds=[bounds] * len(start),
                    options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10})
     params = dict(zip(names, np.exp(res.x).tolist(), strict=False))
+    names = list(names)
     at_bound = bool(np.any(np.isclose(res.x, bounds[0])) or np.any(np.isclose(res.x, bounds[1])))
     # L-BFGS-B can stop with "ABNORMAL" in the line search right at the optimum: then judge by the gradient
     # (per customer, in log-parameters)
@@ -166,24 +169,54 @@ def _minimize(fun_and_grad, start, names, model: str, n: int, bounds=(-20.0, 20.
     return FitResult(
         model=model, params=params, log_likelihood=float(-res.fun), n_customers=n, converged=converged,
         iterations=int(res.nit), message=str(res.message),
+        extra={"se_log": {names[i]: se for i, se in _standard_errors(fun_and_grad, res.x).items()}},
     )
 
 
-def fit_bgnbd(frequency, recency, tenure) -> FitResult:
-    """Maximum-likelihood BG/NBD on (x, t_x, T) in days; alpha is then per day."""
+def _standard_errors(fun_and_grad, theta) -> dict:
+    """Asymptotic standard errors of the log-parameters: sqrt(diag(H^-1)) with H the observed information
+    (the Hessian of the negative log-likelihood, by central differences of the analytic gradient)."""
+    import numpy as np
+
+    k = len(theta)
+    hessian = np.empty((k, k))
+    for i in range(k):
+        step = np.zeros(k)
+        step[i] = 1e-5
+        hessian[i] = (fun_and_grad(theta + step)[1] - fun_and_grad(theta - step)[1]) / 2e-5
+    hessian = (hessian + hessian.T) / 2
+    try:
+        cov = np.linalg.inv(hessian)
+    except np.linalg.LinAlgError:
+        return {}
+    diag = np.diag(cov)
+    return {i: float(np.sqrt(d)) if d > 0 else float("nan") for i, d in enumerate(diag)}
+
+
+def fit_bgnbd(frequency, recency, tenure, weights=None) -> FitResult:
+    """Maximum-likelihood BG/NBD on (x, t_x, T) in days; alpha is then per day.
+
+    With `weights`, each row stands for that many customers with the same (x, t_x, T): the warehouse
+    hands over `count(*) ... group by frequency, recency_days, tenure_days`, the likelihood's sufficient
+    statistic, so a fit over millions of customers moves a few hundred thousand rows at most."""
     import numpy as np
 
     x, t_x, T = _arrays(frequency, recency, tenure)
-    _check_summary(x, t_x, T)
-    (ux, ut, uT), w = _compress(x, t_x, T)
+    if weights is None:
+        _check_summary(x, t_x, T)
+        (ux, ut, uT), w = _compress(x, t_x, T)
+    else:
+        (w,) = _arrays(weights)
+        _check_summary(x, t_x, T, w)
+        ux, ut, uT = x, t_x, T
     distinct_x, x_index = np.unique(ux, return_inverse=True)
     days, day_idx = np.unique(np.concatenate([ut, uT]), return_inverse=True)
     day_index = (days, day_idx[: len(ut)], day_idx[len(ut):])
     # start: purchase rate r/alpha from the data, a and b for a mean dropout around 0.25
-    rate = max(float(x.sum() / np.maximum(T, 1.0).sum()), 1e-6)
+    rate = max(float((w * ux).sum() / (w * np.maximum(uT, 1.0)).sum()), 1e-6)
     start = np.array([1.0, 1.0 / rate, 1.0, 3.0])
     return _minimize(lambda th: _bgnbd_negll_and_grad(th, ux, ut, uT, w, (x_index, distinct_x), day_index), start,
-                     ("r", "alpha", "a", "b"), "bg_nbd", len(x))
+                     ("r", "alpha", "a", "b"), "bg_nbd", int(w.sum()))
 
 
 def gamma_gamma_log_likelihood(params, frequency, monetary):
@@ -278,3 +311,21 @@ def expected_average_value(params: dict, frequency, monetary):
     individual = (v + m * x) * p / (p * x + q - 1)
     out = np.where(x > 0, individual, population)
     return np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
+
+
+def score(bg: dict | None, gg: dict | None, horizon_days: float, frequency, recency, tenure, avg_repeat_value):
+    """Per-customer predictions as a dict of arrays: p_alive, expected_purchases, expected_avg_value.
+
+    Pure numpy over one batch of customers (the engines stream batches through it). Without a fit
+    (bg or gg None) the columns are NaN, which the caller stores as null."""
+    import numpy as np
+
+    n = len(frequency)
+    if bg is None or gg is None:
+        nan = np.full(n, np.nan)
+        return {"p_alive": nan, "expected_purchases": nan, "expected_avg_value": nan}
+    return {
+        "p_alive": p_alive(bg, frequency, recency, tenure),
+        "expected_purchases": expected_purchases(bg, horizon_days, frequency, recency, tenure),
+        "expected_avg_value": expected_average_value(gg, frequency, avg_repeat_value),
+    }

@@ -15,6 +15,10 @@ from cvw.settings import DBT_PROJECT_DIR, Settings
 log = logging.getLogger(__name__)
 
 
+# dbt selector of the models that read the CLV step's tables (`source('clv', ...)`) and everything after them
+CLV_DOWNSTREAM = "source:clv+"
+
+
 class DbtError(RuntimeError):
     """dbt failed: the message lists the failing nodes and their messages."""
 
@@ -53,7 +57,9 @@ def run_dbt(
     """Run `dbt <args>` against the project with the run's as-of date; raise DbtError on failure."""
     from dbt.cli.main import dbtRunner
 
-    variables = dict(extra_vars or {})
+    from cvw.config import overrides
+
+    variables = {**overrides(), **(extra_vars or {})}
     if as_of is not None:
         variables["as_of_date"] = as_of.isoformat()
     target_path = settings.home / "dbt" / "target"
@@ -95,5 +101,6 @@ def run_dbt(
 
 
 def build(settings: Settings, as_of: date) -> DbtResult:
-    """Seed, build and test every model into the audit area for as-of date D."""
+    """Seed, build and test every model into the audit area for as-of date D, in one dbt call (the CLV
+    step's tables must already exist: normally use cvw.pipeline.step_build, which runs the three phases)."""
     return run_dbt(settings, ["build"], as_of=as_of)

@@ -1,4 +1,5 @@
-"""The four steps of a run for as-of date D: ingest -> dbt build -> quality gate -> publish.
+"""The steps of a run for as-of date D: ingest -> dbt build (facts and value models) -> CLV fit and
+scoring -> dbt build (what depends on CLV) -> quality gate -> publish.
 
 The CLI (`cvw run`) and the Airflow DAG call these same functions. Each step returns a small JSON-able
 summary (the DAG passes them on through XCom) and raises on failure, so nothing after a failed step runs.
@@ -27,11 +28,36 @@ def step_ingest(settings: Settings, run_id: str) -> dict:
     return ingest_landing(settings, run_id=run_id).as_dict()
 
 
-def step_build(settings: Settings, as_of: date) -> dict:
-    from cvw.dbt import build
+def step_build_core(settings: Settings, as_of: date) -> dict:
+    """dbt build of everything that does not depend on the CLV step (facts, RFM, profitability, wallet...)."""
+    from cvw.dbt import CLV_DOWNSTREAM, run_dbt
 
-    result = build(settings, as_of)
+    result = run_dbt(settings, ["build", "--exclude", CLV_DOWNSTREAM], as_of=as_of)
     return {"seconds": round(result.seconds, 3), "statuses": result.statuses}
+
+
+def step_clv(settings: Settings, as_of: date) -> dict:
+    """Fit BG/NBD + Gamma-Gamma on the activity summary and score every customer (cvw.scoring)."""
+    from cvw.scoring import step_clv as clv
+
+    return clv(settings, as_of)
+
+
+def step_build_value(settings: Settings, as_of: date) -> dict:
+    """dbt build of the models that read the CLV step's output (customer_clv, segments, history...)."""
+    from cvw.dbt import CLV_DOWNSTREAM, run_dbt
+
+    result = run_dbt(settings, ["build", "--select", CLV_DOWNSTREAM], as_of=as_of)
+    return {"seconds": round(result.seconds, 3), "statuses": result.statuses}
+
+
+def step_build(settings: Settings, as_of: date) -> dict:
+    """The whole build for D: dbt (core) -> CLV -> dbt (value). What `cvw build` runs."""
+    return {
+        "core": step_build_core(settings, as_of),
+        "clv": step_clv(settings, as_of),
+        "value": step_build_value(settings, as_of),
+    }
 
 
 def step_gate(settings: Settings, as_of: date, run_id: str) -> dict:
@@ -73,13 +99,15 @@ def step_publish(settings: Settings, as_of: date, run_id: str, gate: dict, run_s
 
 
 def run(settings: Settings, as_of: date, run_id: str | None = None) -> dict:
-    """Run all four steps for D; returns the run summary (also stored in publish_log)."""
+    """Run every step for D; returns the run summary (also stored in publish_log)."""
     run_id = run_id or new_run_id(as_of)
     started = time.monotonic()
     summary: dict = {"as_of_date": as_of.isoformat(), "run_id": run_id}
     log.info("run %s: as_of_date=%s warehouse=%s", run_id, as_of, settings.warehouse)
     summary["ingest"] = step_ingest(settings, run_id)
-    summary["build"] = step_build(settings, as_of)
+    summary["build"] = step_build_core(settings, as_of)
+    summary["clv"] = step_clv(settings, as_of)
+    summary["build_value"] = step_build_value(settings, as_of)
     summary["gate"] = step_gate(settings, as_of, run_id)
     summary["publish"] = step_publish(settings, as_of, run_id, summary["gate"], run_summary=dict(summary))
     summary["seconds"] = round(time.monotonic() - started, 3)

@@ -11,3 +11,8 @@
 {% macro on_or_before_as_of(ts) -%}
     {{ ts }} < {{ dbt.dateadd('day', 1, as_of_date()) }}
 {%- endmacro %}
+
+{# True when date column `d` lies in the `days` days ending on D: D - days < d <= D. #}
+{% macro in_window(d, days) -%}
+    ({{ d }} > {{ dbt.dateadd('day', -1 * (days | int), as_of_date()) }} and {{ d }} <= {{ as_of_date() }})
+{%- endmacro %}

@@ -29,9 +29,13 @@ def test_nightly_dag_shape(dagbag):
     assert dag.tags == {"customer_value"} or set(dag.tags) == {"customer_value"}
     assert dag.max_active_runs == 1
     assert dag.catchup is False
-    assert {t.task_id for t in dag.tasks} == {"ingest", "dbt_build", "quality_gate", "publish"}
+    assert {t.task_id for t in dag.tasks} == {
+        "ingest", "dbt_build", "clv_fit", "dbt_build_value", "quality_gate", "publish"
+    }
     assert dag.get_task("dbt_build").upstream_task_ids == {"ingest"}
-    assert dag.get_task("quality_gate").upstream_task_ids == {"dbt_build"}
+    assert dag.get_task("clv_fit").upstream_task_ids == {"dbt_build"}
+    assert dag.get_task("dbt_build_value").upstream_task_ids == {"clv_fit"}
+    assert dag.get_task("quality_gate").upstream_task_ids == {"dbt_build_value"}
     assert dag.get_task("publish").upstream_task_ids >= {"quality_gate"}
     for task in dag.tasks:
         assert task.retries == 2 and task.retry_exponential_backoff

@@ -48,6 +48,22 @@ class Engine(ABC):
     def query_published(self, sql: str, params: list | None = None) -> list[tuple]:
         """Run SQL where BI reads (`analytics.*`); fetch all rows."""
 
+    # --- Python steps (CLV): Arrow in and out -----------------------------------------------------------
+
+    @abstractmethod
+    def read_arrow(self, sql: str) -> Any:
+        """Run a query on the warehouse and return a pyarrow Table (for small results: fit inputs)."""
+
+    @abstractmethod
+    def write_arrow(self, table: Any, schema: str, name: str) -> None:
+        """Create or replace `schema.name` from a (small) pyarrow Table."""
+
+    @abstractmethod
+    def map_batches(self, source_sql: str, fn: Any, schema: str, name: str, columns: tuple) -> int:
+        """Stream the rows of `source_sql` through `fn` (Arrow RecordBatch -> RecordBatch of `columns`, a tuple
+        of (name, duckdb type)) into a new table `schema.name`, without holding all rows in one process.
+        Returns the number of rows written."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release connections/sessions (no-op by default)."""
 

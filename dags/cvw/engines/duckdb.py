@@ -47,6 +47,35 @@ class DuckDBEngine(Engine):
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
 
+    def read_arrow(self, sql: str) -> Any:
+        with db.connect(self.settings.warehouse, read_only=True) as con:
+            return con.sql(sql).to_arrow_table()
+
+    def write_arrow(self, table: Any, schema: str, name: str) -> None:
+        with db.connect(self.settings.warehouse) as con:
+            con.execute(f"create schema if not exists {schema}")
+            con.register("cvw_arrow_input", table)
+            con.execute(f"create or replace table {schema}.{name} as select * from cvw_arrow_input")
+            con.unregister("cvw_arrow_input")
+
+    def map_batches(self, source_sql: str, fn: Any, schema: str, name: str, columns: tuple,
+                    batch_rows: int = 131_072) -> int:
+        """One connection reads record batches of `source_sql` (a second cursor) while the other writes the
+        scored stream: DuckDB pulls from the RecordBatchReader as it inserts, so memory stays one batch."""
+        import pyarrow as pa
+
+        from cvw.scoring import arrow_schema
+
+        out_schema = arrow_schema(columns)
+        with db.connect(self.settings.warehouse) as con:
+            con.execute(f"create schema if not exists {schema}")
+            reader = con.cursor().sql(source_sql).to_arrow_reader(batch_rows)
+            stream = pa.RecordBatchReader.from_batches(out_schema, (fn(b) for b in reader))
+            con.register("cvw_batch_stream", stream)
+            con.execute(f"create or replace table {schema}.{name} as select * from cvw_batch_stream")
+            con.unregister("cvw_batch_stream")
+            return con.execute(f"select count(*) from {schema}.{name}").fetchone()[0]
+
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
         with db.connect(self.settings.warehouse, read_only=True) as con:
             return con.execute(sql, params or []).fetchall()

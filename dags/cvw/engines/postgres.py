@@ -122,6 +122,23 @@ PUBLISH_LOCK = 741_100_002
 DROP_LOCK_TIMEOUT = "3s"
 
 
+def _arrow_to_contract(arrow_type) -> str:
+    """The contract (DuckDB-spelled) type of an Arrow type, for tables the Python steps write."""
+    import pyarrow as pa
+
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "varchar"
+    if pa.types.is_floating(arrow_type):
+        return "double"
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_int32(arrow_type):
+        return "integer"
+    if pa.types.is_integer(arrow_type):
+        return "bigint"
+    raise TypeError(f"no warehouse type for Arrow type {arrow_type}")
+
+
 def pg_type(contract_type: str) -> str:
     return PG_TYPES.get(contract_type.upper(), contract_type)
 
@@ -563,6 +580,68 @@ class PostgresEngine(Engine):
         return batch, {}, int(rows)
 
     # --- publish ----------------------------------------------------------------------------------
+
+    # --- Python steps (CLV) -------------------------------------------------------------------------
+
+    def read_arrow(self, sql: str) -> Any:
+        import pyarrow as pa
+
+        with self.connect(read_only=True) as con, con.cursor() as cur:
+            cur.execute(sql)
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+
+    @staticmethod
+    def _create_and_copy(con, schema: str, name: str, columns: tuple) -> None:
+        cols = ", ".join(f"{_ident(c)} {pg_type(t)}" for c, t in columns)
+        with con.cursor() as cur:
+            cur.execute(f"create schema if not exists {_ident(schema)}")
+            cur.execute(f"drop table if exists {_ident(schema)}.{_ident(name)}")
+            cur.execute(f"create table {_ident(schema)}.{_ident(name)} ({cols})")
+
+    @staticmethod
+    def _copy_batch(con, schema: str, name: str, batch) -> None:
+        """COPY one Arrow batch in as CSV (Arrow writes the shortest round-trip form of a double; null as empty)."""
+        import io
+
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        sink = io.BytesIO()
+        pacsv.write_csv(pa.Table.from_batches([batch]), sink)
+        sink.seek(0)
+        with con.cursor() as cur:
+            cur.copy_expert(f"copy {_ident(schema)}.{_ident(name)} from stdin with (format csv, header true)", sink)
+
+    def write_arrow(self, table: Any, schema: str, name: str) -> None:
+        columns = tuple((f.name, _arrow_to_contract(f.type)) for f in table.schema)
+        with self.connect() as con:
+            self._create_and_copy(con, schema, name, columns)
+            for batch in table.to_batches():
+                self._copy_batch(con, schema, name, batch)
+            con.commit()
+
+    def map_batches(self, source_sql: str, fn: Any, schema: str, name: str, columns: tuple,
+                    batch_rows: int = 100_000) -> int:
+        """A server-side cursor hands out `batch_rows` rows at a time; each scored batch is COPYed back in the
+        same transaction (the new table appears whole at commit)."""
+        import pyarrow as pa
+
+        total = 0
+        with self.connect() as con:
+            self._create_and_copy(con, schema, name, columns)
+            with con.cursor(name=f"cvw_batches_{uuid.uuid4().hex[:8]}") as src:
+                src.itersize = batch_rows
+                src.execute(source_sql)
+                while rows := src.fetchmany(batch_rows):
+                    names = [d[0] for d in src.description]
+                    batch = pa.RecordBatch.from_pydict({n: [r[i] for r in rows] for i, n in enumerate(names)})
+                    out = fn(batch)
+                    self._copy_batch(con, schema, name, out)
+                    total += out.num_rows
+            con.commit()
+        return total
 
     def published_log(self) -> list[dict]:
         with self.connect(autocommit=True, read_only=True) as con, con.cursor() as cur:

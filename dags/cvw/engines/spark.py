@@ -63,6 +63,7 @@ Publish (write-audit-publish without multi-table transactions)
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -87,7 +88,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # every database the warehouse writes on Spark (tests drop them between runs; see drop_databases)
-DATABASES = ("raw", "ingest", "quarantine", "staging", "intermediate", "marts", "audit", "analytics")
+DATABASES = (
+    "raw", "ingest", "quarantine", "staging", "intermediate", "marts", "audit", "clv", "history", "analytics",
+)
 VERSION_DB = re.compile(r"^analytics_\d{14}_[0-9a-f]{6}$")
 CORRUPT = "_cvw_corrupt"
 _SPARK_TYPES = {"VARCHAR": "STRING", "INTEGER": "INT", "TIMESTAMPTZ": "TIMESTAMP"}
@@ -233,6 +236,12 @@ def drop_databases(spark: SparkSession) -> None:
 
 
 # --- SQL helpers ---------------------------------------------------------------------------------------
+
+
+def _map_arrow(batches, fn):
+    """mapInArrow body (module level, so it pickles by reference): apply `fn` to each batch."""
+    for batch in batches:
+        yield fn(batch)
 
 
 def spark_type(duckdb_type: str) -> str:
@@ -912,6 +921,24 @@ class SparkEngine(Engine):
         )
         log.info(result.summary())
         return result
+
+    # --- Python steps (CLV) -------------------------------------------------------------------------
+
+    def read_arrow(self, sql: str) -> Any:
+        return self.spark.sql(sql).toArrow()
+
+    def write_arrow(self, table: Any, schema: str, name: str) -> None:
+        self.spark.sql(f"create database if not exists {schema}")
+        self.spark.createDataFrame(table).write.mode("overwrite").format("parquet").saveAsTable(f"{schema}.{name}")
+
+    def map_batches(self, source_sql: str, fn: Any, schema: str, name: str, columns: tuple) -> int:
+        """`mapInArrow` runs `fn` on the executors batch by batch (spark.sql.execution.arrow.maxRecordsPerBatch);
+        nothing is collected on the driver."""
+        ddl = ", ".join(f"{_q(c)} {spark_type(t)}" for c, t in columns)
+        self.spark.sql(f"create database if not exists {schema}")
+        out = self.spark.sql(source_sql).mapInArrow(functools.partial(_map_arrow, fn=fn), ddl)
+        out.write.mode("overwrite").format("parquet").saveAsTable(f"{schema}.{name}")
+        return int(self.spark.table(f"{schema}.{name}").count())
 
     def published_log(self) -> list[dict]:
         if not self.spark.catalog.tableExists("analytics.publish_log"):

@@ -1,0 +1,32 @@
+"""dbt vars: the one place for thresholds. Defaults live in dbt_project/dbt_project.yml (`vars:`); a run
+can override them with the environment variable CVW_DBT_VARS (a JSON object), which is passed to every
+dbt call and read by the Python steps (CLV fit, gate), so SQL and Python always see the same values."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from cvw.settings import DBT_PROJECT_DIR
+
+
+def overrides() -> dict:
+    """Var overrides from CVW_DBT_VARS (JSON object); {} when unset."""
+    raw = os.environ.get("CVW_DBT_VARS", "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"CVW_DBT_VARS is not valid JSON ({exc}): expected e.g. '{{\"top_deciles\": 3}}'") from exc
+    if not isinstance(value, dict):
+        raise ValueError("CVW_DBT_VARS must be a JSON object of dbt var names to values")
+    return value
+
+
+def project_vars() -> dict:
+    """dbt_project.yml vars with CVW_DBT_VARS applied on top."""
+    import yaml
+
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    return {**(project.get("vars") or {}), **overrides()}
