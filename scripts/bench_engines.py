@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("ingest", "dbt_build", "gate", "publish")
+STAGES = ("ingest", "dbt_core", "clv", "dbt_value", "gate", "publish")
 
 
 def _pg_env(home: Path) -> dict[str, str]:
@@ -35,7 +35,15 @@ def _pg_env(home: Path) -> dict[str, str]:
 
 def _run_engine(target: str, home: Path, landing: Path, as_of: date) -> dict[str, float]:
     from cvw import settings
-    from cvw.pipeline import new_run_id, step_build, step_gate, step_ingest, step_publish
+    from cvw.pipeline import (
+        new_run_id,
+        step_build_core,
+        step_build_value,
+        step_clv,
+        step_gate,
+        step_ingest,
+        step_publish,
+    )
 
     s = settings.load(home=home, target=target, landing_dir=landing, dbt_threads=4 if target == "spark" else 2)
     run_id = new_run_id(as_of)
@@ -49,7 +57,9 @@ def _run_engine(target: str, home: Path, landing: Path, as_of: date) -> dict[str
         return out
 
     timed("ingest", step_ingest, s, run_id)
-    timed("dbt_build", step_build, s, as_of)
+    timed("dbt_core", step_build_core, s, as_of)
+    timed("clv", step_clv, s, as_of)
+    timed("dbt_value", step_build_value, s, as_of)
     gate = timed("gate", step_gate, s, as_of, run_id)
     timed("publish", step_publish, s, as_of, run_id, gate)
     seconds["total"] = round(sum(seconds[k] for k in STAGES), 2)

@@ -7,6 +7,17 @@ PUBLISHED = {
     "fct_returns": 1,
     "fct_service_interactions": 2,
     "fct_marketing_contacts": 2,
+    # value models: c1 and c2 bought on or before D (completed orders), c3 and c4 did not
+    "customer_rfm": 2,
+    "customer_profitability": 4,  # every known customer
+    "customer_wallet": 32,  # 4 customers x the 8 categories of the seed category_parameters
+    "customer_clv": 2,  # buyers; null predictions: too few customers to fit (clv_fit_required false in tests)
+    "clv_model_fit": 7,  # r, alpha, a, b, p, q, gamma
+    "customer_segments": 4,
+    "purchase_decile_summary": 2,  # two customers with revenue: deciles 1 and 2
+    "pareto_summary": 1,
+    "segment_summary": 3,  # (champion, retain, new, D), (lost, develop, new, D), (no_purchase, maintain, prospect, D)
+    "lifecycle_transitions": 2,  # first date: unknown -> new, unknown -> prospect
 }
 
 # entity -> (file rows, accepted, quarantined, rejected, balanced), for the entities with bad rows

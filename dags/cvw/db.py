@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +38,8 @@ def connect(path: Path, read_only: bool = False) -> Iterator:
             ) from exc
         raise
     try:
+        # the same cap as dbt's profile (DuckDB spills to disk beyond it)
+        con.execute(f"set memory_limit = '{os.environ.get('CVW_DUCKDB_MEMORY_LIMIT', '4GB')}'")
         yield con
     finally:
         con.close()

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from cvw.engines import get_engine
-from cvw.settings import DBT_PROJECT_DIR, EXPECTATIONS_DIR, Settings
+from cvw.settings import EXPECTATIONS_DIR, Settings
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,16 @@ TABLE_KEYS: dict[str, list[str]] = {
     "fct_returns": ["return_id"],
     "fct_service_interactions": ["interaction_id"],
     "fct_marketing_contacts": ["contact_id"],
+    "customer_rfm": ["customer_id"],
+    "customer_profitability": ["customer_id"],
+    "customer_wallet": ["customer_id", "category"],
+    "customer_clv": ["customer_id"],
+    "clv_model_fit": ["model", "parameter"],
+    "customer_segments": ["customer_id"],
+    "purchase_decile_summary": ["purchase_decile"],
+    "pareto_summary": ["as_of_date"],
+    "segment_summary": ["rfm_segment", "rad_strategy", "lifecycle_stage", "value_tier"],
+    "lifecycle_transitions": ["from_stage", "to_stage"],
 }
 GATE_DEFAULTS = {
     "gate_row_count_min_ratio": 0.5,
@@ -91,12 +101,10 @@ class GateResult:
 
 
 def gate_vars() -> dict:
-    """Gate thresholds: dbt vars in dbt_project.yml (the one place for thresholds), with defaults."""
-    import yaml
+    """Gate thresholds and the vars the suites read: dbt vars (dbt_project.yml + CVW_DBT_VARS), with defaults."""
+    from cvw.config import project_vars
 
-    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
-    configured = project.get("vars") or {}
-    return {k: configured.get(k, v) for k, v in GATE_DEFAULTS.items()}
+    return {**GATE_DEFAULTS, **project_vars()}
 
 
 # --- suites: small functions, one per table; `cvw expectations export` writes them to expectations/ ---
@@ -183,6 +191,115 @@ def suite_fct_marketing_contacts(as_of: date, v: dict) -> list:
     ]
 
 
+def _between(column: str, low=None, high=None, **kw):
+    import great_expectations.expectations as gxe
+
+    return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high, **kw)
+
+
+def _in_set(column: str, values: list):
+    import great_expectations.expectations as gxe
+
+    return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=values)
+
+
+def _scores(*columns: str) -> list:
+    return [_between(c, 1, 5) for c in columns]
+
+
+def suite_customer_rfm(as_of: date, v: dict) -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        *_scores("r_score", "f_score", "m_score", "fm_score"),
+        _between("frequency", 0),
+        _between("avg_repeat_value", 0),
+        _between("revenue_lifetime", 0),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="tenure_days", column_B="recency_days", or_equal=True),
+        gxe.ExpectColumnValuesToNotBeNull(column="rfm_segment"),
+        *_facts_dated("last_purchase_date", as_of),
+        *_stamped(as_of),
+    ]
+
+
+def suite_customer_profitability(as_of: date, v: dict) -> list:
+    return [
+        _between("purchase_decile", 1, 10),
+        _in_set("value_class", [1, 2, 3]),
+        _between("revenue_365d", 0),
+        _between("cost_to_serve_365d", 0),
+        *_stamped(as_of),
+    ]
+
+
+def suite_customer_wallet(as_of: date, v: dict) -> list:
+    # W >= own spend is a dbt test on the model (exact in SQL; here a double would meet a decimal)
+    return [
+        _between("share_of_wallet", 0, 1),
+        _between("wallet_estimate", 0),
+        _in_set("wallet_method", ["survey", "installed_base", "peer_quantile", "none"]),
+        *_stamped(as_of),
+    ]
+
+
+def suite_customer_clv(as_of: date, v: dict) -> list:
+    return [
+        _between("p_alive", 0, 1),
+        _between("expected_purchases_365d", 0),
+        _between("expected_avg_value", 0),
+        _between("clv_12m", 0),
+        _between("margin_rate", 0, 1),
+        *_stamped(as_of),
+    ]
+
+
+def suite_clv_model_fit(as_of: date, v: dict) -> list:
+    import great_expectations.expectations as gxe
+
+    checks = [_between("value", 0, strict_min=True), gxe.ExpectTableRowCountToEqual(value=7), *_stamped(as_of)]
+    if str(v.get("clv_fit_required", True)).lower() not in ("false", "0", "no"):
+        checks.append(_in_set("converged", [True]))  # a fit that did not converge blocks the publish
+    return checks
+
+
+def suite_customer_segments(as_of: date, v: dict) -> list:
+    return [
+        _in_set("rad_strategy", ["reduce_cost", "retain", "develop", "acquire", "maintain"]),
+        _in_set("lifecycle_stage", ["prospect", "churned", "win_back", "new", "decline", "growth", "mature"]),
+        _in_set("value_tier", ["A+", "A", "B", "C", "D"]),
+        _between("share_of_wallet", 0, 1),
+        _between("p_alive", 0, 1),
+        _between("clv_12m", 0),
+        *_scores("r_score", "fm_score"),
+        *_stamped(as_of),
+    ]
+
+
+def suite_purchase_decile_summary(as_of: date, v: dict) -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        _between("purchase_decile", 1, 10),
+        gxe.ExpectTableRowCountToBeBetween(min_value=0, max_value=10),
+        gxe.ExpectColumnMaxToBeBetween(column="cumulative_revenue_share", min_value=1 - 1e-9, max_value=1 + 1e-9),
+        *_stamped(as_of),
+    ]
+
+
+def suite_pareto_summary(as_of: date, v: dict) -> list:
+    import great_expectations.expectations as gxe
+
+    return [gxe.ExpectTableRowCountToEqual(value=1), _between("top_revenue_share", 0, 1), *_stamped(as_of)]
+
+
+def suite_segment_summary(as_of: date, v: dict) -> list:
+    return [_between("customers", 1), _between("avg_share_of_wallet", 0, 1), *_stamped(as_of)]
+
+
+def suite_lifecycle_transitions(as_of: date, v: dict) -> list:
+    return [_between("customers", 1), _between("share_of_from_stage", 0, 1), *_stamped(as_of)]
+
+
 SUITES: dict[str, Callable[[date, dict], list]] = {
     "dim_customers": suite_dim_customers,
     "fct_orders": suite_fct_orders,
@@ -190,13 +307,26 @@ SUITES: dict[str, Callable[[date, dict], list]] = {
     "fct_returns": suite_fct_returns,
     "fct_service_interactions": suite_fct_service_interactions,
     "fct_marketing_contacts": suite_fct_marketing_contacts,
+    "customer_rfm": suite_customer_rfm,
+    "customer_profitability": suite_customer_profitability,
+    "customer_wallet": suite_customer_wallet,
+    "customer_clv": suite_customer_clv,
+    "clv_model_fit": suite_clv_model_fit,
+    "customer_segments": suite_customer_segments,
+    "purchase_decile_summary": suite_purchase_decile_summary,
+    "pareto_summary": suite_pareto_summary,
+    "segment_summary": suite_segment_summary,
+    "lifecycle_transitions": suite_lifecycle_transitions,
 }
 PUBLISHED_TABLES = tuple(SUITES)
 
 
 # Tables that can never be empty; the others come from optional landing entities (a plain transaction
 # log such as CDNOW has no returns, service interactions or marketing contacts).
-NON_EMPTY_TABLES = frozenset({"dim_customers", "fct_orders", "fct_order_lines"})
+NON_EMPTY_TABLES = frozenset({
+    "dim_customers", "fct_orders", "fct_order_lines", "customer_rfm", "customer_profitability", "customer_segments",
+    "clv_model_fit", "pareto_summary", "segment_summary", "lifecycle_transitions",
+})
 
 
 def row_count_expectation(table: str, previous: int | None, v: dict):

@@ -89,7 +89,8 @@ log = logging.getLogger(__name__)
 
 # every database the warehouse writes on Spark (tests drop them between runs; see drop_databases)
 DATABASES = (
-    "raw", "ingest", "quarantine", "staging", "intermediate", "marts", "audit", "clv", "history", "analytics",
+    "raw", "ingest", "quarantine", "staging", "intermediate", "marts", "audit", "seeds", "clv", "history",
+    "analytics",
 )
 VERSION_DB = re.compile(r"^analytics_\d{14}_[0-9a-f]{6}$")
 CORRUPT = "_cvw_corrupt"
