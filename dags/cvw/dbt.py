@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 
 # dbt selector of the models that read the CLV step's tables (`source('clv', ...)`) and everything after them
 CLV_DOWNSTREAM = "source:clv+"
+# dbt unit tests check SQL logic on fixed inputs, not the night's data: the runs skip them and CI runs them
+# (`dbt test --select test_type:unit`, tests/test_dbt_unit_tests.py), as dbt recommends for production
+UNIT_TESTS = "test_type:unit"
 
 
 class DbtError(RuntimeError):

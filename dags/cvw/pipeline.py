@@ -30,9 +30,9 @@ def step_ingest(settings: Settings, run_id: str) -> dict:
 
 def step_build_core(settings: Settings, as_of: date) -> dict:
     """dbt build of everything that does not depend on the CLV step (facts, RFM, profitability, wallet...)."""
-    from cvw.dbt import CLV_DOWNSTREAM, run_dbt
+    from cvw.dbt import CLV_DOWNSTREAM, UNIT_TESTS, run_dbt
 
-    result = run_dbt(settings, ["build", "--exclude", CLV_DOWNSTREAM], as_of=as_of)
+    result = run_dbt(settings, ["build", "--exclude", CLV_DOWNSTREAM, UNIT_TESTS], as_of=as_of)
     return {"seconds": round(result.seconds, 3), "statuses": result.statuses}
 
 
@@ -45,9 +45,9 @@ def step_clv(settings: Settings, as_of: date) -> dict:
 
 def step_build_value(settings: Settings, as_of: date) -> dict:
     """dbt build of the models that read the CLV step's output (customer_clv, segments, history...)."""
-    from cvw.dbt import CLV_DOWNSTREAM, run_dbt
+    from cvw.dbt import CLV_DOWNSTREAM, UNIT_TESTS, run_dbt
 
-    result = run_dbt(settings, ["build", "--select", CLV_DOWNSTREAM], as_of=as_of)
+    result = run_dbt(settings, ["build", "--select", CLV_DOWNSTREAM, "--exclude", UNIT_TESTS], as_of=as_of)
     return {"seconds": round(result.seconds, 3), "statuses": result.statuses}
 
 
