@@ -48,7 +48,7 @@ def test_fit_recovers_the_generators_parameters(generated):
     truth = json.loads((generated.landing_dir / "_ground_truth" / "params.json").read_text())
     b2c = _summary(generated, "where d.customer_type = 'B2C'")
     repeat = b2c[b2c.frequency > 0]
-    gg = clv.fit_gamma_gamma(repeat.frequency, repeat.avg_repeat_value)
+    gg = clv.fit_gamma_gamma(repeat.frequency, repeat.avg_repeat_value, standard_errors=True)
     assert gg.converged
     for name in ("p", "q", "gamma"):
         error = abs(math.log(gg.params[name]) - math.log(truth[name]))

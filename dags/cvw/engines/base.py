@@ -27,8 +27,11 @@ class Engine(ABC):
         """Load new landing files into raw (+ quarantine, manifest, drift), same rules on every engine."""
 
     @abstractmethod
-    def gx_batch(self, context: Any, schema: str, table: str) -> tuple[Any, dict, int]:
-        """(GX batch definition, batch_parameters, row count) to validate `schema.table` with GX."""
+    def gx_batch(
+        self, context: Any, schema: str, table: str, columns: list[str] | None = None
+    ) -> tuple[Any, dict, int]:
+        """(GX batch definition, batch_parameters, row count) to validate `schema.table` with GX. `columns`: what
+        the suite reads (an engine that copies rows out of the database copies only those)."""
 
     @abstractmethod
     def publish(

@@ -21,10 +21,29 @@ class DuckDBEngine(Engine):
 
         return ingest_duckdb(settings, run_id)
 
-    def gx_batch(self, context: Any, schema: str, table: str) -> tuple[Any, dict, int]:
-        # GX's SQL datasource does not work on DuckDB (PITFALLS 3): DuckDB -> Arrow -> pandas
+    def gx_batch(
+        self, context: Any, schema: str, table: str, columns: list[str] | None = None
+    ) -> tuple[Any, dict, int]:
+        """GX's SQL datasource does not work on DuckDB (PITFALLS 3): DuckDB -> Arrow -> pandas, with only the
+        columns the suite reads, decimals as doubles and text as Arrow-backed strings (an 8M-row table then
+        costs hundreds of MB, not GBs of Python objects)."""
+        import pandas as pd
+        import pyarrow as pa
+
         with db.connect(self.settings.warehouse) as con:
-            df = con.sql(f"select * from {schema}.{table}").to_arrow_table().to_pandas()
+            types = dict(con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = ? and table_name = ? order by ordinal_position", [schema, table],
+            ).fetchall())
+            names = [c for c in (columns or types) if c in types]
+            select = ", ".join(
+                f'cast("{c}" as double) as "{c}"' if types[c].upper().startswith("DECIMAL") else f'"{c}"'
+                for c in names
+            )
+            arrow = con.sql(f"select {select} from {schema}.{table}").to_arrow_table()
+        string = pd.StringDtype("pyarrow")
+        df = arrow.to_pandas(types_mapper=lambda t: string if t in (pa.string(), pa.large_string()) else None)
+        del arrow
         source = context.data_sources.add_or_update_pandas("audit_marts")
         names = [a.name for a in source.assets]
         asset = source.get_asset(table) if table in names else source.add_dataframe_asset(table)

@@ -539,7 +539,9 @@ class PostgresEngine(Engine):
 
     # --- gate -------------------------------------------------------------------------------------
 
-    def gx_batch(self, context: Any, schema: str, table: str) -> tuple[Any, dict, int]:
+    def gx_batch(
+        self, context: Any, schema: str, table: str, columns: list[str] | None = None
+    ) -> tuple[Any, dict, int]:
         """GX's SQL datasource, in-database: a table asset on `schema.table`, whole table, no parameters.
 
         The connection string stored in the GX project is only `${CVW_PG_SQLALCHEMY_URL}`, set here from

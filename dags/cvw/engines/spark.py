@@ -808,7 +808,9 @@ class SparkEngine(Engine):
     def ingest(self, settings: Settings, run_id: str):
         return ingest_spark(self.spark, settings, run_id)
 
-    def gx_batch(self, context: Any, schema: str, table: str) -> tuple[Any, dict, int]:
+    def gx_batch(
+        self, context: Any, schema: str, table: str, columns: list[str] | None = None
+    ) -> tuple[Any, dict, int]:
         """GX's Spark datasource on a dataframe asset: `spark.table(schema.table)`, validated in Spark.
 
         Not persisted (see below), so every expectation reads the table: fine for a gate.
