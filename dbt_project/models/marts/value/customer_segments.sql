@@ -71,35 +71,11 @@ active as (
 
 ),
 
-headroom_ranked as (
-
-    select
-        wallet_headroom as value,
-        row_number() over (order by wallet_headroom) as position,
-        count(*) over () as n
-    from active
-    where wallet_headroom is not null
-
-),
-
-wallet_ranked as (
-
-    select
-        wallet_total as value,
-        row_number() over (order by wallet_total) as position,
-        count(*) over () as n
-    from active
-    where wallet_total is not null
-
-),
-
 thresholds as (
 
     select
-        (select avg(cast(value as {{ type_double() }})) from headroom_ranked
-            where position in (floor((n + 1) / 2.0), ceil((n + 1) / 2.0))) as median_headroom_active,
-        (select avg(cast(value as {{ type_double() }})) from wallet_ranked
-            where position in (floor((n + 1) / 2.0), ceil((n + 1) / 2.0))) as median_wallet_active
+        {{ median_of('active', 'wallet_headroom') }} as median_headroom_active,
+        {{ median_of('active', 'wallet_total') }} as median_wallet_active
 
 ),
 
