@@ -101,9 +101,10 @@ def _compress(*cols):
 def _bgnbd_negll_and_grad(theta, x, t_x, T, weights, x_index=None, day_index=None):
     """Negative weighted log-likelihood and its gradient in log-parameters (analytic).
 
-    Functions of x alone (log-gamma, digamma) are evaluated once per distinct x and gathered through
-    `x_index` (x takes few distinct values), so a step costs two logs per row plus arithmetic.
-    """
+    Terms that depend on x alone (log-gamma, digamma) enter linearly, so they are evaluated once per distinct x
+    and weighted by the summed weights of that x; only log(b + x - 1) is gathered per row. Whole-day
+    recencies/tenures take few distinct values, so log(alpha + day) and 1/(alpha + day) are computed per
+    distinct day and gathered. A step then costs one logaddexp and one exp per row plus arithmetic."""
     import numpy as np
     from scipy.special import digamma, gammaln
 
@@ -113,37 +114,38 @@ def _bgnbd_negll_and_grad(theta, x, t_x, T, weights, x_index=None, day_index=Non
     else:
         ux = x_index[1]
         x_index = x_index[0]
+    weight_x = np.bincount(x_index, weights=weights, minlength=len(ux))
     repeat = ux > 0
     bx1 = np.where(repeat, b + ux - 1, 1.0)
-    per_x = {
-        "g": gammaln(r + ux) + gammaln(b + ux) - gammaln(a + b + ux),
-        "d_r": digamma(r + ux),
-        "d_bx": digamma(b + ux),
-        "d_abx": digamma(a + b + ux),
-        "log_bx1": np.log(bx1),
-    }
-    g = {k: v[x_index] for k, v in per_x.items()}
-    rx = r + x
     if day_index is None:
-        log_aT, log_at = np.log(alpha + T), np.log(alpha + t_x)
-    else:  # whole days take few distinct values: one log per distinct day, then gather
+        days, day_idx = np.unique(np.concatenate([t_x, T]), return_inverse=True)
+        t_idx, T_idx = day_idx[: len(t_x)], day_idx[len(t_x):]
+    else:
         days, t_idx, T_idx = day_index
-        log_days = np.log(alpha + days)
-        log_aT, log_at = log_days[T_idx], log_days[t_idx]
+    log_days, inv_days = np.log(alpha + days), 1.0 / (alpha + days)
+    log_aT, log_at = log_days[T_idx], log_days[t_idx]
+    rx = r + x
     a3 = -rx * log_aT
     has_repeat = repeat[x_index]
-    a4 = np.where(has_repeat, np.log(a) - g["log_bx1"] - rx * log_at, -np.inf)
+    a4 = np.where(has_repeat, np.log(a) - np.log(bx1)[x_index] - rx * log_at, -np.inf)
     top = np.logaddexp(a3, a4)
-    const = -gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b)
-    ll = const + g["g"] + top
     w3 = np.exp(a3 - top)
-    w4 = np.where(has_repeat, np.exp(a4 - top), 0.0)
-    d_r = g["d_r"] - digamma(r) + np.log(alpha) - w3 * log_aT - w4 * log_at
-    d_alpha = r / alpha - rx * (w3 / (alpha + T) + w4 / (alpha + t_x))
-    d_a = digamma(a + b) - g["d_abx"] + w4 / a
-    d_b = digamma(a + b) + g["d_bx"] - digamma(b) - g["d_abx"] - np.where(has_repeat, w4 / bx1[x_index], 0.0)
-    grad = np.array([(weights * d).sum() for d in (d_r, d_alpha, d_a, d_b)]) * np.array([r, alpha, a, b])
-    return -(weights * ll).sum(), -grad
+    w4 = 1.0 - w3  # the two weights sum to one (w4 = 0 without a repeat purchase)
+    wt = weights * top
+    wt3, wt4 = weights * w3, weights * w4
+    n = weights.sum()
+    ll = (
+        n * (-gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b))
+        + weight_x @ (gammaln(r + ux) + gammaln(b + ux) - gammaln(a + b + ux))
+        + wt.sum()
+    )
+    d_r = weight_x @ digamma(r + ux) + n * (np.log(alpha) - digamma(r)) - wt3 @ log_aT - wt4 @ log_at
+    d_alpha = n * r / alpha - (wt3 * rx) @ inv_days[T_idx] - (wt4 * rx) @ inv_days[t_idx]
+    d_abx = weight_x @ digamma(a + b + ux)
+    d_a = n * digamma(a + b) - d_abx + wt4.sum() / a
+    d_b = n * (digamma(a + b) - digamma(b)) + weight_x @ digamma(b + ux) - d_abx - wt4 @ (1.0 / bx1)[x_index]
+    grad = np.array([d_r, d_alpha, d_a, d_b]) * np.array([r, alpha, a, b])
+    return -ll, -grad
 
 
 def _minimize(fun_and_grad, start, names, model: str, n: int, bounds=(-20.0, 20.0),
@@ -234,15 +236,16 @@ def gamma_gamma_log_likelihood(params, frequency, monetary):
     )
 
 
-def _gamma_gamma_negll_and_grad(theta, stats):
-    """Negative log-likelihood and gradient in log-parameters.
+def _gamma_gamma_negll_and_grad(theta, stats, hessian: bool = False):
+    """Negative log-likelihood, gradient (and with `hessian`, the Hessian) in log-parameters.
 
     Everything that does not involve gamma (v) is summed once before the optimiser starts (`_gg_stats`): terms in
     log m and log x are constants times p, and the x-only log-gamma terms are evaluated per distinct x. A step then
-    costs one log and one division per customer plus four dot products."""
+    costs one log and one division per customer plus a few dot products."""
     import numpy as np
-    from scipy.special import digamma, gammaln
+    from scipy.special import digamma, gammaln, polygamma
 
+    theta = np.asarray(theta, dtype="float64")
     p, q, v = np.exp(theta)
     ux, cx, n = stats["distinct_x"], stats["count_x"], stats["n"]
     px = p * ux
@@ -255,11 +258,26 @@ def _gamma_gamma_negll_and_grad(theta, stats):
         cx @ (gammaln(px + q) - gammaln(px)) - n * gammaln(q) + n * q * np.log(v)
         + p * (stats["s_x_log_m"] + stats["s_x_log_x"]) - stats["s_log_m"] - p * sum_x_log - q * sum_log
     )
-    d_p = cx @ (ux * (digamma(px + q) - digamma(px))) + stats["s_x_log_m"] + stats["s_x_log_x"] - sum_x_log
-    d_q = cx @ digamma(px + q) - n * digamma(q) + n * np.log(v) - sum_log
+    dig_pxq = digamma(px + q)
+    d_p = cx @ (ux * (dig_pxq - digamma(px))) + stats["s_x_log_m"] + stats["s_x_log_x"] - sum_x_log
+    d_q = cx @ dig_pxq - n * digamma(q) + n * np.log(v) - sum_log
     d_v = n * q / v - p * sum_x_inv - q * sum_inv
-    grad = np.array([d_p * p, d_q * q, d_v * v])
-    return -ll, -grad
+    natural = np.array([d_p, d_q, d_v])
+    params = np.array([p, q, v])
+    if not hessian:
+        return -ll, -natural * params
+    inv2 = inv_xmv * inv_xmv
+    tri_pxq, tri_px = polygamma(1, px + q), polygamma(1, px)
+    h = np.empty((3, 3))
+    h[0, 0] = cx @ (ux * ux * (tri_pxq - tri_px))
+    h[0, 1] = h[1, 0] = cx @ (ux * tri_pxq)
+    h[0, 2] = h[2, 0] = -sum_x_inv
+    h[1, 1] = cx @ tri_pxq - n * polygamma(1, q)
+    h[1, 2] = h[2, 1] = n / v - sum_inv
+    h[2, 2] = -n * q / v**2 + p * (stats["x"] @ inv2) + q * inv2.sum()
+    # chain rule to log-parameters: d2/dphi_i dphi_j = theta_i theta_j H_ij + [i == j] theta_i g_i
+    h_log = np.outer(params, params) * h + np.diag(params * natural)
+    return -ll, -natural * params, -h_log
 
 
 def _gg_stats(x, m) -> dict:
@@ -274,8 +292,12 @@ def _gg_stats(x, m) -> dict:
 
 
 def fit_gamma_gamma(frequency, monetary, standard_errors: bool = False) -> FitResult:
-    """Maximum-likelihood Gamma-Gamma on repeat buyers (frequency > 0, monetary > 0)."""
+    """Maximum-likelihood Gamma-Gamma on repeat buyers (frequency > 0, monetary > 0).
+
+    Three parameters and an analytic Hessian: scipy's trust-region Newton (`trust-exact`) converges in about
+    ten evaluations where a quasi-Newton method needs seventy."""
     import numpy as np
+    from scipy.optimize import minimize
 
     x, m = _arrays(frequency, monetary)
     keep = (x > 0) & (m > 0) & np.isfinite(m)
@@ -283,9 +305,28 @@ def fit_gamma_gamma(frequency, monetary, standard_errors: bool = False) -> FitRe
     if len(x) < MIN_REPEAT_BUYERS:
         raise FitError(f"Gamma-Gamma needs at least {MIN_REPEAT_BUYERS} repeat buyers with spend > 0, got {len(x)}")
     stats = _gg_stats(x, m)
-    start = np.array([1.0, 2.0, float(m.mean())])
-    return _minimize(lambda th: _gamma_gamma_negll_and_grad(th, stats), start, ("p", "q", "gamma"), "gamma_gamma",
-                     len(x), standard_errors=standard_errors)
+    names = ["p", "q", "gamma"]
+    start = np.log(np.array([1.0, 2.0, float(m.mean())]))
+    n = len(x)
+
+    def fun(th):
+        value, grad = _gamma_gamma_negll_and_grad(th, stats)
+        return (value / n, grad / n) if np.isfinite(value) and np.isfinite(grad).all() else (1e300, np.zeros(3))
+
+    def hess(th):
+        return _gamma_gamma_negll_and_grad(th, stats, hessian=True)[2] / n
+
+    res = minimize(fun, start, jac=True, hess=hess, method="trust-exact", options={"gtol": 1e-9, "maxiter": 500})
+    params = dict(zip(names, np.exp(res.x).tolist(), strict=True))
+    converged = bool(res.success) and bool(np.isfinite(res.fun)) and bool(np.all(np.abs(res.x) < 20))
+    extra = {}
+    if standard_errors:
+        extra["se_log"] = {names[i]: se for i, se in _standard_errors(
+            lambda th: _gamma_gamma_negll_and_grad(th, stats), res.x).items()}
+    return FitResult(
+        model="gamma_gamma", params=params, log_likelihood=float(-res.fun * n), n_customers=n, converged=converged,
+        iterations=int(res.nit), message=str(res.message), extra=extra,
+    )
 
 
 def p_alive(params: dict, frequency, recency, tenure):
