@@ -101,9 +101,3 @@ def run_dbt(
             f"Full log: {log_path / 'dbt.log'}"
         )
     return result
-
-
-def build(settings: Settings, as_of: date) -> DbtResult:
-    """Seed, build and test every model into the audit area for as-of date D, in one dbt call (the CLV
-    step's tables must already exist: normally use cvw.pipeline.step_build, which runs the three phases)."""
-    return run_dbt(settings, ["build"], as_of=as_of)

@@ -139,7 +139,7 @@ classified as (
     select
         joined.*,
 
-        {# SPEC 4.7: first rule that applies #}
+        {# SPEC 4.7: first rule that applies; rad_reason is derived from it in `explained` #}
         case
             when value_class = 3 then 'reduce_cost'
             when value_class = 1 and share_of_wallet >= {{ var('rad_retain_min_share_of_wallet') }} then 'retain'
@@ -149,47 +149,21 @@ classified as (
                 and wallet_total >= median_wallet_active then 'acquire'
             else 'maintain'
         end as rad_strategy,
-        case
-            when value_class = 3 then 'value_class = 3 (unprofitable in the value window)'
-            when value_class = 1 and share_of_wallet >= {{ var('rad_retain_min_share_of_wallet') }}
-                then 'value_class = 1 and share_of_wallet >= rad_retain_min_share_of_wallet'
-            when value_class in (1, 2) and share_of_wallet < {{ var('rad_retain_min_share_of_wallet') }}
-                and wallet_headroom >= median_headroom_active
-                then 'value_class in (1, 2), share_of_wallet < rad_retain_min_share_of_wallet and wallet_headroom >= median_headroom_active'
-            when coalesce(revenue_365d, 0) <= 0 and has_known_wallet and wallet_total >= median_wallet_active
-                then 'no revenue in the value window and a known (survey or installed-base) wallet >= median_wallet_active'
-            else 'no other rule applies'
-        end as rad_reason,
 
-        {# SPEC 4.8: first rule that applies #}
+        {# SPEC 4.8: first rule that applies, one code per rule (decline has three); the stage and the reason
+           are derived from it in `explained` #}
         case
             when not has_purchase then 'prospect'
             when days_since_last_purchase > {{ var('lifecycle_churn_days') }} then 'churned'
             when returned_after_gap then 'win_back'
             when {{ in_window('first_purchase_date', var('lifecycle_recent_days')) }} then 'new'
-            when spend_recent <= {{ var('lifecycle_decline_ratio') }} * spend_prior
-                or days_since_last_purchase > {{ var('lifecycle_decline_gap_multiple') }} * mean_gap_days
-                or p_alive < {{ var('lifecycle_decline_p_alive') }} then 'decline'
+            when spend_recent <= {{ var('lifecycle_decline_ratio') }} * spend_prior then 'decline_spend'
+            when days_since_last_purchase > {{ var('lifecycle_decline_gap_multiple') }} * mean_gap_days
+                then 'decline_gap'
+            when p_alive < {{ var('lifecycle_decline_p_alive') }} then 'decline_p_alive'
             when spend_recent >= {{ var('lifecycle_growth_ratio') }} * spend_prior then 'growth'
             else 'mature'
-        end as lifecycle_stage,
-        case
-            when not has_purchase then 'no purchase on or before as_of_date'
-            when days_since_last_purchase > {{ var('lifecycle_churn_days') }}
-                then 'days_since_last_purchase > lifecycle_churn_days'
-            when returned_after_gap
-                then 'purchase in the last lifecycle_recent_days after a gap > lifecycle_winback_gap_days'
-            when {{ in_window('first_purchase_date', var('lifecycle_recent_days')) }}
-                then 'first purchase in the last lifecycle_recent_days'
-            when spend_recent <= {{ var('lifecycle_decline_ratio') }} * spend_prior
-                then 'spend_recent <= lifecycle_decline_ratio x spend_prior'
-            when days_since_last_purchase > {{ var('lifecycle_decline_gap_multiple') }} * mean_gap_days
-                then 'days_since_last_purchase > lifecycle_decline_gap_multiple x mean_gap_days'
-            when p_alive < {{ var('lifecycle_decline_p_alive') }} then 'p_alive < lifecycle_decline_p_alive'
-            when spend_recent >= {{ var('lifecycle_growth_ratio') }} * spend_prior
-                then 'spend_recent >= lifecycle_growth_ratio x spend_prior'
-            else 'no other rule applies'
-        end as lifecycle_reason,
+        end as lifecycle_rule,
 
         {# SPEC 4.9 #}
         case
@@ -201,6 +175,34 @@ classified as (
         end as value_tier
 
     from joined
+
+),
+
+explained as (
+
+    select
+        classified.*,
+        case rad_strategy
+            when 'reduce_cost' then 'value_class = 3 (unprofitable in the value window)'
+            when 'retain' then 'value_class = 1 and share_of_wallet >= rad_retain_min_share_of_wallet'
+            when 'develop' then 'value_class in (1, 2), share_of_wallet < rad_retain_min_share_of_wallet and wallet_headroom >= median_headroom_active'
+            when 'acquire' then 'no revenue in the value window and a known (survey or installed-base) wallet >= median_wallet_active'
+            else 'no other rule applies'
+        end as rad_reason,
+        case when lifecycle_rule like 'decline%' then 'decline' else lifecycle_rule end as lifecycle_stage,
+        case lifecycle_rule
+            when 'prospect' then 'no purchase on or before as_of_date'
+            when 'churned' then 'days_since_last_purchase > lifecycle_churn_days'
+            when 'win_back' then 'purchase in the last lifecycle_recent_days after a gap > lifecycle_winback_gap_days'
+            when 'new' then 'first purchase in the last lifecycle_recent_days'
+            when 'decline_spend' then 'spend_recent <= lifecycle_decline_ratio x spend_prior'
+            when 'decline_gap' then 'days_since_last_purchase > lifecycle_decline_gap_multiple x mean_gap_days'
+            when 'decline_p_alive' then 'p_alive < lifecycle_decline_p_alive'
+            when 'growth' then 'spend_recent >= lifecycle_growth_ratio x spend_prior'
+            else 'no other rule applies'
+        end as lifecycle_reason
+
+    from classified
 
 ),
 
@@ -240,7 +242,7 @@ final as (
         cast(value_tier as {{ type_text() }}) as value_tier,
         {{ as_of_date() }} as as_of_date
 
-    from classified
+    from explained
 
 )
 
