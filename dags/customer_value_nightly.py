@@ -12,6 +12,14 @@ daily `CronDataIntervalTimetable("0 0 * * *")` the scheduled run for D starts ju
 end of D, so it sees all of D's files. `airflow dags test customer_value_nightly D` runs D, and
 `airflow backfill create --dag-id customer_value_nightly --from-date D1 --to-date D2` runs D1..D2.
 
+**Backfills.** Create them with `--max-active-runs 1` (Airflow's backfill default is 10 concurrent runs):
+DuckDB has one writer and the runs share the audit area. Overlapping runs cannot publish wrong data (each
+step checks the audit tables carry its as-of date and fails the run otherwise), but they fail. A backfilled
+date older than the current publish fills its history and never replaces the current tables.
+
+**Asset.** `publish` updates the Asset `customer_value_analytics` (`cvw://analytics`) with the published
+as-of date in the event's extra: schedule downstream DAGs on it.
+
 **Safe to re-run.** Ingest skips files it has loaded; every model is a pure function of (raw data <= D, D);
 nothing reaches `analytics` unless dbt tests and the GX gate pass. Logic lives in the `cvw` package
 (`cvw run --as-of D` does the same without Airflow).
@@ -21,8 +29,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import Asset, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
+
+# updated by every successful publish: `schedule=[ANALYTICS]` on a downstream DAG runs it after each publish
+ANALYTICS = Asset(name="customer_value_analytics", uri="cvw://analytics")
 
 
 def _as_of():
@@ -94,15 +105,21 @@ def customer_value_nightly():
         as_of, run_id = _as_of()
         return step_gate(settings.load(), as_of, run_id)
 
-    @task
+    @task(outlets=[ANALYTICS])
     def publish(ingested: dict, built: dict, clv: dict, built_value: dict, gate: dict) -> dict:
         from cvw import settings
-        from cvw.pipeline import step_publish
+        from cvw.pipeline import step_publish_run
 
         as_of, run_id = _as_of()
-        summary = {"as_of_date": as_of.isoformat(), "run_id": run_id, "ingest": ingested, "build": built,
-                   "clv": clv, "build_value": built_value, "gate": gate}
-        return step_publish(settings.load(), as_of, run_id, gate, run_summary=summary)
+        steps = {"ingest": ingested, "build": built, "clv": clv, "build_value": built_value, "gate": gate}
+        summary = step_publish_run(settings.load(), as_of, run_id, steps)
+        # downstream DAGs scheduled on the Asset see which date was published and whether it is current
+        get_current_context()["outlet_events"][ANALYTICS].extra = {
+            "as_of_date": as_of.isoformat(), "run_id": run_id,
+            "replaced_current": summary["publish"]["replaced_current"],
+            "rows_published": summary["summary"]["rows_published"],
+        }
+        return summary["summary"]
 
     ingested = ingest()
     built = dbt_build(ingested)

@@ -18,6 +18,7 @@ PUBLISHED = {
     "pareto_summary": 1,
     "segment_summary": 3,  # (champion, retain, new, D), (lost, develop, new, D), (no_purchase, maintain, prospect, D)
     "lifecycle_transitions": 2,  # first date: unknown -> new, unknown -> prospect
+    "customer_segments_history": 4,  # D's partition: one row per customer_segments row
 }
 
 # entity -> (file rows, accepted, quarantined, rejected, balanced), for the entities with bad rows

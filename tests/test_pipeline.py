@@ -91,9 +91,9 @@ def test_point_in_time_a_later_date_sees_later_orders(workspace):
     assert late == [(5, date(2025, 1, 4))]
 
 
-def _published_checksums(s) -> dict:
+def _published_checksums(s, tables=PUBLISHED) -> dict:
     out = {}
-    for table in PUBLISHED:
+    for table in tables:
         out[table] = query(
             s.analytics_db, f"select count(*), sum(hash(columns(* exclude (as_of_date)))) from analytics.{table}"
         )
@@ -125,10 +125,17 @@ def test_a_failing_gate_names_table_check_and_rows_and_publishes_nothing(workspa
 
 
 def test_an_older_date_never_replaces_the_current_tables(workspace):
+    from cvw.quality import PUBLISHED_TABLES
+
     run(workspace, date(2025, 1, 5))
-    current = _published_checksums(workspace)
+    current = _published_checksums(workspace, PUBLISHED_TABLES)
     run(workspace, SMALL_AS_OF)
-    assert _published_checksums(workspace) == current
+    assert _published_checksums(workspace, PUBLISHED_TABLES) == current
     assert query(
         workspace.analytics_db, "select as_of_date from analytics.publish_log where is_current"
     ) == [(date(2025, 1, 5),)]
+    # ... but its history is published next to the current date's
+    assert query(
+        workspace.analytics_db,
+        "select as_of_date, count(*) from analytics.customer_segments_history group by all order by 1",
+    ) == [(SMALL_AS_OF, 4), (date(2025, 1, 5), 4)]

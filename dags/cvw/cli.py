@@ -78,6 +78,13 @@ def cmd_run(args, s) -> int:
     return 0
 
 
+def cmd_backfill(args, s) -> int:
+    from cvw.pipeline import backfill
+
+    _print(backfill(s, args.from_date, args.to_date, keep_going=args.keep_going))
+    return 0
+
+
 def cmd_status(args, s) -> int:
     """Print the published tables with row counts, the publish log and the row accounting."""
     from cvw.report import status_text
@@ -148,6 +155,19 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="ingest -> build -> gate -> publish for one as-of date")
     r.add_argument("--as-of", type=_date, required=True, help="as-of date D (YYYY-MM-DD)")
     r.set_defaults(func=cmd_run)
+
+    bf = sub.add_parser(
+        "backfill",
+        help="run every date of a range, oldest first, exactly as the nightly run of that date",
+        description="Ingest new landing files once, then build, gate and publish each date from --from to --to "
+        "(inclusive, oldest first). A date older than the current publish fills its history and publish_log "
+        "row and never replaces the current analytics tables. Progress is logged per date; a failed date "
+        "stops the backfill (see --keep-going) and can be re-run alone with `cvw run --as-of D`.",
+    )
+    bf.add_argument("--from", dest="from_date", type=_date, required=True, help="first as-of date (YYYY-MM-DD)")
+    bf.add_argument("--to", dest="to_date", type=_date, required=True, help="last as-of date, inclusive")
+    bf.add_argument("--keep-going", action="store_true", help="go on past a failed date; list failures at the end")
+    bf.set_defaults(func=cmd_backfill)
 
     st = sub.add_parser("status", help="published tables, row counts, publish log and row accounting")
     st.set_defaults(func=cmd_status)

@@ -3,6 +3,8 @@
 from cvw.db import WarehouseLockedError
 from cvw.dbt import DbtError
 from cvw.ingest import IngestError
+from cvw.pipeline import BackfillFailed
+from cvw.publish import AuditAreaChanged
 from cvw.quality import GateFailed
 
-USER_ERRORS = (IngestError, DbtError, GateFailed, WarehouseLockedError)
+USER_ERRORS = (IngestError, DbtError, GateFailed, WarehouseLockedError, BackfillFailed, AuditAreaChanged)

@@ -7,10 +7,11 @@ summary (the DAG passes them on through XCom) and raises on failure, so nothing 
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from cvw.settings import Settings
 
@@ -81,12 +82,15 @@ def step_gate(settings: Settings, as_of: date, run_id: str) -> dict:
 
 def step_publish(settings: Settings, as_of: date, run_id: str, gate: dict, run_summary: dict | None = None) -> dict:
     from cvw.engines import get_engine
+    from cvw.publish import check_built_for
     from cvw.quality import PUBLISHED_TABLES
 
     if gate["failed"]:
         raise ValueError("refusing to publish: the gate reported failures")
     engine = get_engine(settings)
     try:
+        if engine.name != "duckdb":  # DuckDB checks inside its publish, holding the warehouse
+            check_built_for(engine.query, PUBLISHED_TABLES, as_of)
         result = engine.publish(as_of, run_id, PUBLISHED_TABLES, gate["checks"], run_summary)
     finally:
         engine.close()
@@ -98,18 +102,120 @@ def step_publish(settings: Settings, as_of: date, run_id: str, gate: dict, run_s
     }
 
 
-def run(settings: Settings, as_of: date, run_id: str | None = None) -> dict:
-    """Run every step for D; returns the run summary (also stored in publish_log)."""
+def accounting(settings: Settings) -> dict:
+    """Row accounting of the data as of the last build (audit.row_accounting): loaded = accepted +
+    quarantined + rejected, summed over the entities."""
+    from cvw.engines import get_engine
+
+    engine = get_engine(settings)
+    try:
+        row = engine.query(
+            "select sum(file_rows), sum(accepted_rows), sum(quarantined_rows), sum(rejected_rows), "
+            "bool_and(balanced) from audit.row_accounting"
+        )[0]
+    finally:
+        engine.close()
+    keys = ("rows_loaded", "rows_accepted", "rows_quarantined", "rows_rejected")
+    return {**{k: int(v or 0) for k, v in zip(keys, row[:4], strict=True)}, "balanced": bool(row[4])}
+
+
+def run_summary(summary: dict) -> dict:
+    """The run's summary in one flat, readable record: rows in / quarantined / rejected / published, gate
+    result and seconds per stage. Logged at the end of a run and stored in publish_log.run_summary."""
+    stages = {
+        "ingest": summary.get("ingest"), "dbt_core": summary.get("build"), "clv": summary.get("clv"),
+        "dbt_value": summary.get("build_value"), "gate": summary.get("gate"), "publish": summary.get("publish"),
+    }
+    gate = summary.get("gate") or {}
+    ingest = summary.get("ingest") or {}
+    return {
+        "as_of_date": summary.get("as_of_date"),
+        "run_id": summary.get("run_id"),
+        "new_files": ingest.get("files_loaded"),
+        "new_rows_ingested": sum((ingest.get("rows_loaded") or {}).values()),
+        "new_rows_quarantined": sum((ingest.get("rows_quarantined") or {}).values()),
+        **(summary.get("accounting") or {}),
+        "rows_published": sum(((summary.get("publish") or gate).get("row_counts") or {}).values()),
+        "gate_checks": gate.get("checks"),
+        "gate_failed": gate.get("failed"),
+        "seconds": {k: v["seconds"] for k, v in stages.items() if v and "seconds" in v},
+    }
+
+
+def step_publish_run(settings: Settings, as_of: date, run_id: str, steps: dict, started: float | None = None) -> dict:
+    """Publish after a passed gate, with the run summary (row accounting, gate, seconds per stage) stored in
+    publish_log and logged. `steps`: the summaries of ingest, build, clv, build_value and gate."""
+    summary = {"as_of_date": as_of.isoformat(), "run_id": run_id, **steps, "accounting": accounting(settings)}
+    summary["publish"] = step_publish(settings, as_of, run_id, steps["gate"], run_summary=run_summary(summary))
+    summary["summary"] = run_summary(summary)
+    if started is not None:
+        summary["seconds"] = summary["summary"]["seconds_total"] = round(time.monotonic() - started, 3)
+    log.info("run %s published: %s", run_id, json.dumps(summary["summary"]))
+    return summary
+
+
+def run(settings: Settings, as_of: date, run_id: str | None = None, ingested: dict | None = None) -> dict:
+    """Run every step for D and return the run summary (also stored in publish_log). `ingested`: the
+    summary of an ingest already done for this run (a backfill ingests once for all its dates)."""
     run_id = run_id or new_run_id(as_of)
     started = time.monotonic()
-    summary: dict = {"as_of_date": as_of.isoformat(), "run_id": run_id}
     log.info("run %s: as_of_date=%s warehouse=%s", run_id, as_of, settings.warehouse)
-    summary["ingest"] = step_ingest(settings, run_id)
-    summary["build"] = step_build_core(settings, as_of)
-    summary["clv"] = step_clv(settings, as_of)
-    summary["build_value"] = step_build_value(settings, as_of)
-    summary["gate"] = step_gate(settings, as_of, run_id)
-    summary["publish"] = step_publish(settings, as_of, run_id, summary["gate"], run_summary=dict(summary))
-    summary["seconds"] = round(time.monotonic() - started, 3)
-    log.info("run %s finished in %.1fs", run_id, summary["seconds"])
-    return summary
+    steps = {"ingest": ingested if ingested is not None else step_ingest(settings, run_id)}
+    steps["build"] = step_build_core(settings, as_of)
+    steps["clv"] = step_clv(settings, as_of)
+    steps["build_value"] = step_build_value(settings, as_of)
+    steps["gate"] = step_gate(settings, as_of, run_id)
+    return step_publish_run(settings, as_of, run_id, steps, started)
+
+
+class BackfillFailed(RuntimeError):
+    """A date of a backfill failed; the message names it and how to re-run it alone."""
+
+
+def dates_between(start: date, end: date) -> list[date]:
+    if end < start:
+        raise BackfillFailed(f"--to {end} is before --from {start}: nothing to run")
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def backfill(settings: Settings, start: date, end: date, keep_going: bool = False) -> dict:
+    """Run every date from `start` to `end` (inclusive, oldest first) exactly as a nightly run of that date.
+
+    Landing files are ingested once, then each date is built, gated and published in turn (one writer at a
+    time, as DuckDB needs). A date older than the current publish fills its history and publish_log row
+    and leaves the current tables alone (cvw.publish). A failed date stops the backfill (or, with
+    `keep_going`, is listed at the end); `cvw run --as-of D` re-runs it alone.
+    """
+    dates = dates_between(start, end)
+    started = time.monotonic()
+    ingested = step_ingest(settings, f"backfill_{start}_{end}__{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
+    done, failed = [], {}
+    for i, as_of in enumerate(dates, start=1):
+        log.info("backfill %d/%d: %s", i, len(dates), as_of)
+        try:
+            summary = run(settings, as_of, ingested=ingested)
+        except Exception as exc:
+            failed[as_of.isoformat()] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            log.error("backfill %d/%d: %s FAILED (%s); re-run it alone with `cvw run --as-of %s`",
+                      i, len(dates), as_of, failed[as_of.isoformat()], as_of)
+            if not keep_going:
+                raise BackfillFailed(
+                    f"backfill stopped at {as_of} ({i}/{len(dates)}): {exc}\n"
+                    f"Dates before it are published. Re-run the failed date with `cvw run --as-of {as_of}`, "
+                    f"then continue with `cvw backfill --from {as_of + timedelta(days=1)} --to {end}`."
+                ) from exc
+            continue
+        done.append(as_of.isoformat())
+        elapsed = time.monotonic() - started
+        eta = elapsed / i * (len(dates) - i)
+        log.info("backfill %d/%d: %s published (%s) in %.1fs; %.0fs elapsed, about %.0fs left",
+                 i, len(dates), as_of, "current" if summary["publish"]["replaced_current"] else "history only",
+                 summary["seconds"], elapsed, eta)
+    result = {"from": start.isoformat(), "to": end.isoformat(), "dates": len(dates), "published": done,
+              "failed": failed, "seconds": round(time.monotonic() - started, 3)}
+    if failed:
+        raise BackfillFailed(
+            f"backfill {start}..{end}: {len(failed)} of {len(dates)} date(s) failed: {', '.join(failed)}. "
+            "Re-run each with `cvw run --as-of D`."
+        )
+    return result

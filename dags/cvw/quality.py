@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from cvw import failpoints
 from cvw.engines import get_engine
 from cvw.settings import EXPECTATIONS_DIR, Settings
 
@@ -413,6 +414,7 @@ def run_gate(
     ctx = _context(settings)
     engine = engine or get_engine(settings)
     result = GateResult(as_of=as_of)
+    validation_ids = []
     for table in tables:
         suite = build_suite(table, as_of, (previous_rows or {}).get(table), v)
         columns = suite_columns(suite, TABLE_KEYS[table])
@@ -428,7 +430,7 @@ def run_gate(
             gx.Checkpoint(
                 name=f"publish_gate__{table}",
                 validation_definitions=[validation],
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+                actions=[],  # Data Docs are built once, after the last table (below)
                 result_format={
                     "result_format": "COMPLETE",
                     "unexpected_index_column_names": TABLE_KEYS[table],
@@ -438,7 +440,10 @@ def run_gate(
         )
         outcome = checkpoint.run(batch_parameters=batch_parameters)
         del batch_parameters  # the table's rows (pandas on DuckDB): free them before the next table
-        gc.collect()
+        if rows > 100_000:
+            gc.collect()
+        failpoints.hit("gate.between_tables")
+        validation_ids.extend(outcome.run_results)
         for run_result in outcome.run_results.values():
             for r in run_result.results:
                 cfg = r.expectation_config
@@ -456,6 +461,8 @@ def run_gate(
                 )
         log.info("gate %s: %d rows, %s", table, rows,
                  "ok" if all(c.success for c in result.checks if c.table == table) else "FAILED")
+    # render this run's validation pages and the index (not every page of every earlier run)
+    ctx.build_data_docs(resource_identifiers=validation_ids)
     result.seconds = time.monotonic() - started
     sites = ctx.get_docs_sites_urls()
     result.data_docs = sites[0]["site_url"] if sites else None

@@ -54,6 +54,7 @@ FIT_COLUMNS = (
     ("converged", "boolean"),
     ("iterations", "integer"),
     ("message", "varchar"),
+    ("fitted_as_of", "varchar"),  # the run's as-of date D (YYYY-MM-DD)
 )
 PARAMETERS = {"bg_nbd": ("r", "alpha", "a", "b"), "gamma_gamma": ("p", "q", "gamma")}
 
@@ -135,8 +136,10 @@ def step_clv(settings: Settings, as_of: date) -> dict:
     """Fit on the activity summary as of D and score every customer into `clv.*` (see module doc)."""
     import pyarrow as pa
 
+    from cvw import failpoints
     from cvw.config import project_vars
     from cvw.engines import get_engine
+    from cvw.publish import check_built_for
 
     v = project_vars()
     required = str(v.get("clv_fit_required", True)).lower() not in ("false", "0", "no")
@@ -144,8 +147,12 @@ def step_clv(settings: Settings, as_of: date) -> dict:
     started = time.monotonic()
     engine = get_engine(settings)
     try:
+        check_built_for(engine.query, ("customer_rfm",), as_of)
         bg, gg, rows = fit(engine, fit_required=required)
         fitted = time.monotonic()
+        failpoints.hit("clv.after_fit")
+        # stamped with D: a dbt test stops the value build if the CLV step ran for another date in between
+        rows = [{**r, "fitted_as_of": as_of.isoformat()} for r in rows]
         schema = arrow_schema(FIT_COLUMNS)
         engine.write_arrow(pa.Table.from_pylist(rows, schema=schema), "clv", "model_fit")
         fn = functools.partial(score_batch, bg=bg, gg=gg, horizon_days=horizon)

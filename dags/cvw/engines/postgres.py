@@ -117,6 +117,7 @@ TRY_CASTS = {
 # makes it pick nested loops over 100k x 100k rows: fct_order_lines took 440 s at 20k customers x 1 year,
 # 0.8 s with hash joins.
 PIPELINE_ROLE_SETTINGS = {"enable_nestloop": "off"}
+HISTORY_SCHEMA = "analytics_history"  # published history tables, behind views in analytics
 INGEST_LOCK = 741_100_001  # pg_advisory_lock keys: one ingest / one publish at a time per database
 PUBLISH_LOCK = 741_100_002
 DROP_LOCK_TIMEOUT = "3s"
@@ -677,7 +678,7 @@ class PostgresEngine(Engine):
 
     def publish(self, as_of: date, run_id: str, tables: tuple[str, ...], gate_checks: int,
                 run_summary: dict | None):
-        from cvw.publish import PUBLISH_LOG_DDL, PublishResult
+        from cvw.publish import HISTORY_TABLES, PUBLISH_LOG_DDL, PublishResult
 
         started = time.monotonic()
         published_at = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -701,6 +702,9 @@ class PostgresEngine(Engine):
                     for table in tables:
                         cur.execute(f"select count(*) from marts.{_ident(table)}")
                         row_counts[table] = cur.fetchone()[0]
+                    for table in HISTORY_TABLES:
+                        cur.execute(f"select count(*) from history.{_ident(table)} where as_of_date = %s", [as_of])
+                        row_counts[table] = cur.fetchone()[0]
                     log_row = [
                         as_of, run_id, published_at, replace_current, gate_checks, sum(row_counts.values()),
                         json.dumps(row_counts, sort_keys=True),
@@ -708,8 +712,10 @@ class PostgresEngine(Engine):
                     ]
                     insert_log = "insert into {} values (%s, %s, %s, %s, 'passed', %s, 0, %s, %s, %s)"
                     if not replace_current:
-                        # an older as-of date: the current tables stay, only the log row is added
+                        # an older as-of date: the current tables stay, only history and the log row change
                         cur.execute(insert_log.format("analytics.publish_log"), log_row)
+                        self._history_views(cur, "analytics")
+                        self._publish_history(cur, as_of)
                         self._grant(cur, "analytics", role)
                         con.commit()
                     else:
@@ -726,6 +732,7 @@ class PostgresEngine(Engine):
                                 "gate_failed, total_rows, row_counts, run_summary from analytics.publish_log"
                             )
                         cur.execute(insert_log.format("analytics_next.publish_log"), log_row)
+                        self._history_views(cur, "analytics_next")
                         self._grant(cur, "analytics_next", role)
                         con.commit()
                         # the swap: one short transaction; renaming a schema does not wait for its readers
@@ -735,6 +742,7 @@ class PostgresEngine(Engine):
                         if cur.fetchone()[0]:
                             cur.execute(f"alter schema analytics rename to {old}")
                         cur.execute("alter schema analytics_next rename to analytics")
+                        self._publish_history(cur, as_of)  # D's history becomes visible with the swap
                         con.commit()
                 self._drop_old_schemas(con)
             except Exception:
@@ -754,6 +762,30 @@ class PostgresEngine(Engine):
         )
         log.info(result.summary())
         return result
+
+    @staticmethod
+    def _history_views(cur, schema: str) -> None:
+        """Create the `analytics_history` tables if needed and `<schema>.<table>` views on them (a view reads
+        with its owner's rights, so the BI role needs SELECT on analytics only)."""
+        from cvw.publish import HISTORY_TABLES
+
+        cur.execute(f"create schema if not exists {HISTORY_SCHEMA}")
+        for table in HISTORY_TABLES:
+            t = _ident(table)
+            cur.execute(f"create table if not exists {HISTORY_SCHEMA}.{t} (like history.{t})")
+            cur.execute(f"create index if not exists {_ident(table + '_by_date')} on {HISTORY_SCHEMA}.{t} (as_of_date)")
+            cur.execute(f"create or replace view {schema}.{t} as select * from {HISTORY_SCHEMA}.{t}")
+
+    @staticmethod
+    def _publish_history(cur, as_of: date) -> None:
+        """Replace D's rows of the `analytics_history` tables (history is appended to, never copied whole), in
+        the caller's transaction: the rows become visible with the publish, not before."""
+        from cvw.publish import HISTORY_TABLES
+
+        for table in HISTORY_TABLES:
+            t = _ident(table)
+            cur.execute(f"delete from {HISTORY_SCHEMA}.{t} where as_of_date = %s", [as_of])
+            cur.execute(f"insert into {HISTORY_SCHEMA}.{t} select * from history.{t} where as_of_date = %s", [as_of])
 
     @staticmethod
     def _grant(cur, schema: str, role: str) -> None:

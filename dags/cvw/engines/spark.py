@@ -90,8 +90,9 @@ log = logging.getLogger(__name__)
 # every database the warehouse writes on Spark (tests drop them between runs; see drop_databases)
 DATABASES = (
     "raw", "ingest", "quarantine", "staging", "intermediate", "marts", "audit", "seeds", "clv", "history",
-    "analytics",
+    "analytics", "analytics_history",
 )
+HISTORY_DB = "analytics_history"  # published history: one partition per as-of date, behind analytics views
 VERSION_DB = re.compile(r"^analytics_\d{14}_[0-9a-f]{6}$")
 CORRUPT = "_cvw_corrupt"
 _SPARK_TYPES = {"VARCHAR": "STRING", "INTEGER": "INT", "TIMESTAMPTZ": "TIMESTAMP"}
@@ -859,7 +860,7 @@ class SparkEngine(Engine):
         self, as_of: date, run_id: str, tables: tuple[str, ...], gate_checks: int, run_summary: dict | None
     ):
         """Write a new versioned database, repoint the `analytics` views; see the module docstring."""
-        from cvw.publish import PublishResult
+        from cvw.publish import HISTORY_TABLES, PublishResult
 
         started = time.monotonic()
         spark = self.spark
@@ -905,9 +906,14 @@ class SparkEngine(Engine):
         except BaseException:
             spark.sql(f"drop database if exists {version} cascade")
             raise
+        # history: D's partition of the append-only history tables (other dates untouched)
+        for table in HISTORY_TABLES:
+            row_counts[table] = self._publish_history(table, as_of)
         # the swap: one atomic metastore update per view, tables first, the log last
         if not spark.catalog.databaseExists("analytics"):
             spark.sql("create database if not exists analytics")
+        for table in HISTORY_TABLES:
+            spark.sql(f"create or replace view analytics.{table} as select * from {HISTORY_DB}.{table}")
         for table in (*tables, "publish_log"):
             spark.sql(f"create or replace view analytics.{table} as select * from {version}.{table}")
         keep = {version, previous}
@@ -924,6 +930,20 @@ class SparkEngine(Engine):
         )
         log.info(result.summary())
         return result
+
+    def _publish_history(self, table: str, as_of: date) -> int:
+        """Overwrite D's partition of `analytics_history.<table>` from `history.<table>`; returns its rows."""
+        spark = self.spark
+        source = f"select * from history.{table} where as_of_date = date {_lit(as_of.isoformat())}"
+        spark.sql(f"create database if not exists {HISTORY_DB}")
+        if not spark.catalog.tableExists(f"{HISTORY_DB}.{table}"):
+            spark.sql(
+                f"create table {HISTORY_DB}.{table} using parquet partitioned by (as_of_date) as {source}"
+            )
+        else:
+            spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+            spark.sql(f"insert overwrite table {HISTORY_DB}.{table} partition (as_of_date) {source}")
+        return int(spark.sql(f"select count(*) from ({source})").collect()[0][0])
 
     # --- Python steps (CLV) -------------------------------------------------------------------------
 
