@@ -58,3 +58,35 @@ def query(path: Path, sql: str, params=None) -> list[tuple]:
 
     with db.connect(path, read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
+
+
+def landing_until(settings, as_of: date) -> None:
+    """Copy the landing_small files dated on or before D (`<entity>_<YYYY-MM-DD>.csv`) into the landing
+    folder: what had landed by the nightly run of D."""
+    for src in LANDING_SMALL.glob("*/*.csv"):
+        if date.fromisoformat(src.stem.rsplit("_", 1)[1]) <= as_of:
+            dst = settings.landing_dir / src.parent.name / src.name
+            if not dst.exists():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst)
+
+
+def published_checksums(analytics_db: Path) -> dict:
+    """Per published table or view: (rows, order-independent hash of all columns); the history per date;
+    publish_log without its run ids and timestamps. Equal checksums = equal published data."""
+    from cvw.publish import HISTORY_TABLES
+    from cvw.quality import PUBLISHED_TABLES
+
+    out = {}
+    for table in PUBLISHED_TABLES:
+        out[table] = query(analytics_db, f"select count(*), sum(hash(columns(*))) from analytics.{table}")[0]
+    for table in HISTORY_TABLES:
+        out[table] = query(
+            analytics_db,
+            f"select as_of_date, count(*), sum(hash(columns(*))) from analytics.{table} group by all order by 1",
+        )
+    out["publish_log"] = query(
+        analytics_db, "select as_of_date, is_current, gate_result, gate_checks, row_counts from analytics.publish_log "
+        "order by published_at",
+    )
+    return out

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cvw import db
+from cvw import db, failpoints
 from cvw.contract import ENTITIES, Entity
 from cvw.settings import Settings
 
@@ -409,6 +409,7 @@ def _load_group(con, files: list[LandingFile], run_id: str, loaded_at: datetime,
                     f.columns, f.extra_columns, loaded_at, run_id,
                 ],
             )
+        failpoints.hit("ingest.before_commit")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -473,4 +474,5 @@ def ingest_duckdb(settings: Settings, run_id: str) -> IngestResult:
         for i, ((entity, suffix, _), group) in enumerate(sorted(groups.items()), start=1):
             log.info("ingest %d/%d: %s, %d %s file(s)", i, len(groups), entity, len(group), suffix)
             _load_group(con, group, run_id, loaded_at, result)
+            failpoints.hit("ingest.between_groups")
     return finish(result, started)

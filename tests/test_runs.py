@@ -1,0 +1,81 @@
+"""Run semantics (SPEC §6): a backfill gives what the nightly runs gave, never replaces newer tables,
+shows progress per date, and a failed date can be re-run alone."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+
+import pytest
+from cvw.pipeline import BackfillFailed, backfill, run
+
+from tests.conftest import make_settings, landing_until, published_checksums, query
+
+pytestmark = [pytest.mark.dbt, pytest.mark.slow]
+
+DATES = [date(2025, 1, 2), date(2025, 1, 3), date(2025, 1, 4)]
+
+
+def test_backfill_equals_the_nightly_runs(tmp_path, caplog):
+    # nightly: each night only the files landed so far, one run per date
+    nightly = make_settings(tmp_path / "nightly")
+    for d in DATES:
+        landing_until(nightly, d)
+        run(nightly, d)
+    # backfill weeks later: every file has landed; one command for the range
+    later = make_settings(tmp_path / "backfill")
+    landing_until(later, date(2026, 1, 1))
+    with caplog.at_level(logging.INFO, logger="cvw.pipeline"):
+        result = backfill(later, DATES[0], DATES[-1])
+    assert result["published"] == [d.isoformat() for d in DATES] and result["failed"] == {}
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("backfill ")]
+    assert [m.split(":")[0] for m in progress if "published" in m] == ["backfill 1/3", "backfill 2/3", "backfill 3/3"]
+
+    expected = published_checksums(nightly.analytics_db)
+    assert published_checksums(later.analytics_db) == expected
+    # the history holds every date, the transitions of the last date compare it with the one before
+    assert [r[0] for r in expected["customer_segments_history"]] == DATES
+    assert query(later.analytics_db, "select distinct from_as_of_date from analytics.lifecycle_transitions") == [
+        (DATES[1],)
+    ]
+
+
+def test_a_failed_date_stops_the_backfill_and_can_be_rerun_alone(tmp_path, monkeypatch):
+    import cvw.pipeline as pipeline
+
+    s = make_settings(tmp_path)
+    landing_until(s, date(2026, 1, 1))
+    real_gate = pipeline.step_gate
+
+    def gate_failing_on_the_second_date(settings, as_of, run_id):
+        if as_of == DATES[1]:
+            raise RuntimeError("injected gate failure")
+        return real_gate(settings, as_of, run_id)
+
+    monkeypatch.setattr(pipeline, "step_gate", gate_failing_on_the_second_date)
+    with pytest.raises(BackfillFailed) as err:
+        backfill(s, DATES[0], DATES[-1])
+    message = str(err.value)
+    assert f"stopped at {DATES[1]} (2/3)" in message and f"cvw run --as-of {DATES[1]}" in message
+    assert f"cvw backfill --from {DATES[2]} --to {DATES[2]}" in message
+    assert query(s.analytics_db, "select as_of_date, is_current from analytics.publish_log") == [(DATES[0], True)]
+
+    monkeypatch.setattr(pipeline, "step_gate", real_gate)
+    run(s, DATES[1])  # the failed date alone
+    backfill(s, DATES[2], DATES[2])  # then the rest
+    log = query(s.analytics_db, "select as_of_date, is_current from analytics.publish_log order by published_at")
+    assert log == [(DATES[0], False), (DATES[1], False), (DATES[2], True)]
+
+    # backfilling the older dates again changes no current table and only re-publishes their history
+    current = published_checksums(s.analytics_db)
+    backfill(s, DATES[0], DATES[1])
+    again = published_checksums(s.analytics_db)
+    assert {t: v for t, v in again.items() if t != "publish_log"} == {
+        t: v for t, v in current.items() if t != "publish_log"
+    }
+    assert [r[:2] for r in again["publish_log"][-2:]] == [(DATES[0], False), (DATES[1], False)]
+
+
+def test_an_empty_range_is_a_clear_error(tmp_path):
+    with pytest.raises(BackfillFailed, match="before --from"):
+        backfill(make_settings(tmp_path), DATES[1], DATES[1] - timedelta(days=1))
