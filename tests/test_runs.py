@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from cvw.pipeline import BackfillFailed, backfill, run
 
-from tests.conftest import make_settings, landing_until, published_checksums, query
+from tests.conftest import landing_until, make_settings, published_checksums, query
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 

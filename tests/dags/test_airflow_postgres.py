@@ -49,6 +49,20 @@ def test_local_executor_on_postgres_runs_the_nightly_dag(tmp_path, pg_server):
     def airflow(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
         return subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True, timeout=timeout)
 
+    def wait_for_runs(n: int, timeout: int = 600) -> list[tuple[str, str]]:
+        """(logical date, state) of the DAG's runs once `n` of them have finished (or the timeout)."""
+        deadline = time.monotonic() + timeout
+        states: list = []
+        while time.monotonic() < deadline:
+            out = airflow("dags", "list-runs", "customer_value_nightly", "-o", "json").stdout
+            lines = [line for line in out.splitlines() if line.startswith(("[{", "[]"))]
+            runs = json.loads(lines[-1]) if lines else []
+            states = [(r["logical_date"][:10], r["state"]) for r in runs]
+            if sum(state in ("success", "failed") for _, state in states) >= n:
+                break
+            time.sleep(5)
+        return states
+
     migrated = airflow("db", "migrate")
     assert migrated.returncode == 0, migrated.stderr[-3000:]
     logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("api-server", "scheduler", "dag-processor")}
@@ -63,17 +77,18 @@ def test_local_executor_on_postgres_runs_the_nightly_dag(tmp_path, pg_server):
                             f"{as_of.isoformat()}T00:00:00+00:00")
         assert triggered.returncode == 0, triggered.stderr[-2000:]
         assert airflow("dags", "unpause", "customer_value_nightly").returncode == 0
-        deadline = time.monotonic() + 300
-        states: list = []
-        while time.monotonic() < deadline:
-            out = airflow("dags", "list-runs", "customer_value_nightly", "-o", "json").stdout
-            lines = [line for line in out.splitlines() if line.startswith(("[{", "[]"))]
-            runs = json.loads(lines[-1]) if lines else []
-            states = [(r["logical_date"][:10], r["state"]) for r in runs]
-            if any(state == "success" for _, state in states) or any(state == "failed" for _, state in states):
-                break
-            time.sleep(5)
+        states = wait_for_runs(1)
         assert (as_of.isoformat(), "success") in states, (
+            states, (tmp_path / "scheduler.log").read_text()[-4000:]
+        )
+        # Airflow's own backfill of two earlier dates, one run at a time (DuckDB has one writer)
+        backfilled = [as_of - timedelta(days=3), as_of - timedelta(days=2)]
+        created = airflow("backfill", "create", "--dag-id", "customer_value_nightly",
+                          "--from-date", backfilled[0].isoformat(), "--to-date", backfilled[1].isoformat(),
+                          "--max-active-runs", "1")
+        assert created.returncode == 0, created.stderr[-2000:]
+        states = wait_for_runs(3)
+        assert sorted(states) == sorted([(d.isoformat(), "success") for d in [*backfilled, as_of]]), (
             states, (tmp_path / "scheduler.log").read_text()[-4000:]
         )
     finally:
@@ -87,8 +102,14 @@ def test_local_executor_on_postgres_runs_the_nightly_dag(tmp_path, pg_server):
         for log in logs.values():
             log.close()
     s = load(home=tmp_path)
-    published = query(s.analytics_db, "select as_of_date, is_current, gate_result from analytics.publish_log")
-    assert published == [(as_of, True, "passed")]
+    published = query(s.analytics_db, "select as_of_date, is_current, gate_result from analytics.publish_log "
+                                      "order by published_at")
+    # the backfilled dates filled their history and never replaced the current (newer) tables
+    assert published == [(as_of, True, "passed")] + [(d, False, "passed") for d in backfilled]
+    assert query(s.analytics_db, "select distinct as_of_date from analytics.customer_segments_history order by 1") == [
+        (d,) for d in [*backfilled, as_of]
+    ]
+    assert query(s.analytics_db, "select distinct as_of_date from analytics.customer_segments") == [(as_of,)]
     # the metadata really lives in PostgreSQL
     con = pg_server.connect("airflow")
     with con.cursor() as cur:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 from datetime import date
@@ -50,3 +52,18 @@ def test_nightly_dag_runs_end_to_end_on_generated_data(tmp_path):
     assert query(s.warehouse, "select bool_and(balanced), sum(quarantined_rows) > 0, sum(rejected_rows) > 0 from audit.row_accounting") == [
         (True, True, True)
     ]
+    # the run summary is in publish_log: rows in / quarantined / rejected / published, gate, seconds per stage
+    summary = json.loads(query(s.analytics_db, "select run_summary from analytics.publish_log")[0][0])
+    assert summary["rows_loaded"] == summary["rows_accepted"] + summary["rows_quarantined"] + summary["rows_rejected"]
+    assert summary["rows_quarantined"] > 0 and summary["rows_rejected"] > 0 and summary["rows_published"] > orders
+    assert summary["gate_failed"] == 0 and summary["gate_checks"] > 50
+    assert set(summary["seconds"]) == {"ingest", "dbt_core", "clv", "dbt_value", "gate"}
+    # the publish updated the Asset downstream DAGs schedule on, saying which date it published
+    meta = sqlite3.connect(tmp_path / "airflow" / "airflow.db")
+    events = meta.execute(
+        "select a.name, a.uri, e.extra from asset_event e join asset a on a.id = e.asset_id"
+    ).fetchall()
+    meta.close()
+    assert [(name, uri) for name, uri, _ in events] == [("customer_value_analytics", "cvw://analytics/")]
+    extra = json.loads(events[0][2])
+    assert extra["as_of_date"] == as_of.isoformat() and extra["replaced_current"] is True
