@@ -6,7 +6,15 @@
 * Rows that cannot be parsed (bad type, bad encoding, wrong column count) are caught by DuckDB's own CSV
   reject tables and kept in `quarantine.rows` with file, line and reason.
 * Column names are case-insensitive; a missing required column fails the run naming the file; extra
-  columns are kept in raw (as VARCHAR) and reported in `ingest.schema_drift`.
+  columns are kept in raw (as VARCHAR) and reported in `ingest.schema_drift`. A header that is not
+  comma-separated (`;`, tab, `|`), a UTF-16 file or an unreadable Parquet file fails the run the same way.
+* Timestamps are UTC: a value without offset is taken as UTC, one with an offset or zone name (`Z`,
+  `+02:00`, `Europe/Paris`) is converted to UTC, anything else is quarantined as `bad_type`.
+* A DOUBLE that is not finite (`1e400` reads as infinity, `inf`, `nan`) is quarantined as `bad_type`.
+* A new file with the same content as a file loaded before (or earlier in the same run) is loaded, with a
+  warning naming the earlier file; its rows are then rejected as `duplicate_key` by the dbt validation.
+  Header-only files, files whose every row was quarantined and files in an entity folder that are
+  neither .csv nor .parquet are reported as warnings too.
 * Every raw row carries `_source_file`, `_line_number`, `_loaded_at` and `_ingest_run_id`.
 """
 
@@ -197,17 +205,32 @@ def discover(settings: Settings) -> tuple[list[LandingFile], list[str]]:
         if not folder.is_dir():
             warnings.append(f"no landing folder for {entity.name}: raw.{entity.name} stays as it is")
             continue
+        found = 0
         for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.suffix.lower() in LANDING_SUFFIXES and not path.name.startswith("."):
-                files.append(
-                    LandingFile(
-                        entity=entity,
-                        path=path,
-                        name=path.relative_to(landing).as_posix(),
-                        sha256=_sha256(path),
-                        size=path.stat().st_size,
-                    )
+            if not path.is_file() or path.name.startswith("."):
+                continue
+            if path.suffix.lower() not in LANDING_SUFFIXES:
+                if path.name.startswith("_"):  # _SUCCESS and other writers' marker files
+                    continue
+                warnings.append(
+                    f"{path.relative_to(landing).as_posix()}: ignored, only .csv and .parquet files are loaded "
+                    "(unpack or convert it and deliver it under a new name)"
                 )
+                continue
+            found += 1
+            files.append(
+                LandingFile(
+                    entity=entity,
+                    path=path,
+                    name=path.relative_to(landing).as_posix(),
+                    sha256=_sha256(path),
+                    size=path.stat().st_size,
+                )
+            )
+        if not found:
+            warnings.append(
+                f"landing folder {folder} holds no .csv or .parquet files: raw.{entity.name} stays as it is"
+            )
     if not files:
         raise IngestError(
             f"landing folder {landing} holds no .csv or .parquet files in any entity folder "
@@ -216,12 +239,78 @@ def discover(settings: Settings) -> tuple[list[LandingFile], list[str]]:
     return files, warnings
 
 
-def plan(known: dict[str, str], files: list[LandingFile]) -> tuple[list[LandingFile], int]:
+# Delimiters a header may be split by when an export was not comma-separated (name for the message).
+OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "pipes"}
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _header_problem(f: LandingFile) -> str | None:
+    """Read the header of a new, non-empty file into `f.columns`; a message when the file cannot be loaded."""
+    if f.path.suffix.lower() == ".parquet":
+        try:
+            f.columns = _parquet_header(f.path)
+        except Exception as exc:  # pyarrow raises ArrowInvalid / OSError for a file that is not Parquet
+            return (
+                f"{f.path}: not a readable Parquet file ({' '.join(str(exc).split())}). Export it again and replace it "
+                "(it was not loaded)."
+            )
+    else:
+        with f.path.open("rb") as fh:
+            start = fh.read(2)
+        if start in UTF16_BOMS:
+            return (
+                f"{f.path}: the file is UTF-16 encoded; landing CSV files must be UTF-8. Export it again as "
+                "UTF-8 (e.g. 'CSV UTF-8' in Excel) and replace it (it was not loaded)."
+            )
+        f.columns = _csv_header(f.path)
+    missing = sorted(f.entity.required - set(f.columns))
+    if not missing:
+        return None
+    if len(f.columns) == 1:
+        for delim, name in OTHER_DELIMITERS.items():
+            if delim in f.columns[0] and set(f.columns[0].split(delim)) & f.entity.required:
+                header = f.columns[0].replace("\t", "\\t")
+                return (
+                    f"{f.path}: the header is separated by {name}, not commas (found one column '{header}'). "
+                    "Landing CSV files must be comma-separated: export the file again with ',' as the "
+                    "delimiter and replace it (it was not loaded)."
+                )
+    return (
+        f"{f.path}: missing required column(s) {', '.join(missing)} for {f.entity.name} "
+        f"(found: {', '.join(f.columns) or 'no header'}). Fix the export and deliver the file again; "
+        "check the delimiter is a comma."
+    )
+
+
+def _has_rows(f: LandingFile) -> bool:
+    """Whether a file holds at least one data row (a header-only CSV or a 0-row Parquet file does not)."""
+    if f.size == 0:
+        return False
+    if f.path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_metadata(f.path).num_rows > 0
+        except Exception:
+            return True
+    with f.path.open("rb") as fh:
+        fh.readline()
+        return any(line.strip() for line in iter(fh.readline, b""))
+
+
+def plan(
+    known: dict[str, str], files: list[LandingFile], warnings: list[str] | None = None
+) -> tuple[list[LandingFile], int]:
     """Split discovered files into new ones and already-loaded ones; fail on changed or malformed files.
 
     `known` maps manifest file names to their sha256. Engine-independent: every engine's ingest uses it.
+    A new file with the same content as a known file (or as an earlier new file) is loaded but reported:
+    appended to `warnings` when given, else logged.
     """
-    new, skipped, problems = [], 0, []
+    new, skipped, problems, notes = [], 0, [], []
+    by_sha: dict[str, str] = {}
+    for name, sha in sorted(known.items()):
+        by_sha.setdefault(sha, name)
     for f in files:
         if f.name in known:
             if known[f.name] != f.sha256:
@@ -236,20 +325,36 @@ def plan(known: dict[str, str], files: list[LandingFile]) -> tuple[list[LandingF
         if f.size == 0:
             new.append(f)
             continue
-        f.columns = _parquet_header(f.path) if f.path.suffix.lower() == ".parquet" else _csv_header(f.path)
-        missing = sorted(f.entity.required - set(f.columns))
-        if missing:
-            problems.append(
-                f"{f.path}: missing required column(s) {', '.join(missing)} for {f.entity.name} "
-                f"(found: {', '.join(f.columns) or 'no header'}). Fix the export and deliver the file again; "
-                "check the delimiter is a comma."
-            )
+        problem = _header_problem(f)
+        if problem:
+            problems.append(problem)
+            continue
         dupes = sorted({c for c in f.columns if f.columns.count(c) > 1})
         if dupes:
-            problems.append(f"{f.path}: duplicate column(s) {', '.join(dupes)} (names are case-insensitive)")
+            problems.append(
+                f"{f.path}: duplicate column(s) {', '.join(dupes)} (names are case-insensitive). Rename or "
+                "drop the extra one and deliver the file again."
+            )
+        earlier = by_sha.get(f.sha256)
+        if earlier is None:
+            by_sha[f.sha256] = f.name
+        elif _has_rows(f):
+            when = "loaded before" if earlier in known else "also new in this run"
+            notes.append(
+                f"{f.name}: same content (sha256 {f.sha256[:12]}…) as {earlier}, {when}. Loaded as a new "
+                "file: its rows are rejected as duplicate_key (see audit.rejected_rows); if it was a "
+                "re-delivery by mistake, nothing else to do."
+            )
         new.append(f)
+    if len(problems) == 1:  # one line, as the CLI prints it
+        raise IngestError(f"ingest stopped, nothing was loaded: {problems[0]}")
     if problems:
         raise IngestError("ingest stopped, nothing was loaded:\n  " + "\n  ".join(problems))
+    if warnings is None:
+        for note in notes:
+            log.warning(note)
+    else:
+        warnings.extend(notes)
     return new, skipped
 
 
@@ -286,9 +391,9 @@ def _scan_parquet(con, files: list[LandingFile], scan: str) -> None:
         from read_parquet({paths}, filename = true, file_row_number = true)
         """
     )
-    bad = " or ".join(f"({c} is not null and try_cast({c} as {t}) is null)" for c, t in types.items())
+    bad = " or ".join(f"({c} is not null and {_checked_cast(c, t)} is null)" for c, t in types.items())
     first_bad = "coalesce(" + ", ".join(
-        f"case when {c} is not null and try_cast({c} as {t}) is null then '{c}' end" for c, t in types.items()
+        f"case when {c} is not null and {_checked_cast(c, t)} is null then '{c}' end" for c, t in types.items()
     ) + ")"
     con.execute(
         f"""
@@ -299,13 +404,65 @@ def _scan_parquet(con, files: list[LandingFile], scan: str) -> None:
         from {scan}_src where {bad or 'false'}
         """
     )
-    select = ", ".join(f"try_cast({c} as {t}) as {c}" for c, t in types.items())
+    select = ", ".join(f"{_checked_cast(c, t)} as {c}" for c, t in types.items())
     con.execute(
         f"""
         create or replace temp table {scan} as
         select {select}, _file, _line as _scan_order from {scan}_src where not ({bad or 'false'})
         """
     )
+
+
+def _checked_cast(column: str, contract_type: str) -> str:
+    """SQL for a Parquet value in the contract type, NULL where it does not convert. Timestamps go through
+    TIMESTAMPTZ (session zone UTC), so a string with an offset is converted, not cut; a DOUBLE must be finite."""
+    if contract_type == "TIMESTAMP":
+        return f"try_cast(try_cast({column} as TIMESTAMPTZ) as TIMESTAMP)"
+    if contract_type == "DOUBLE":
+        return f"case when isfinite(try_cast({column} as DOUBLE)) then try_cast({column} as DOUBLE) end"
+    return f"try_cast({column} as {contract_type})"
+
+
+def _quarantine_non_finite(con, files: list[LandingFile], scan: str) -> None:
+    """CSV: DuckDB reads 1e400 (or `inf`, `nan`) in a DOUBLE column as a non-finite number without a reject.
+    Move such rows from `<scan>_num` to `<scan>_bad` as a `CAST` error, with their raw line from the file."""
+    columns = files[0].columns
+    doubles = [c for c in columns if files[0].entity.columns.get(c) == "DOUBLE"]
+    if not doubles:
+        return
+    first = "coalesce(" + ", ".join(f"case when not isfinite({c}) then '{c}' end" for c in doubles) + ")"
+    rows = con.execute(
+        f"select _file, _ln, {first} from {scan}_num where {' or '.join(f'not isfinite({c})' for c in doubles)}"
+    ).fetchall()
+    if not rows:
+        return
+    wanted: dict[str, dict[int, str]] = defaultdict(dict)
+    for path, line, _ in rows:
+        wanted[path][line] = ""
+    for path, lines in wanted.items():
+        last = max(lines)
+        with open(path, "rb") as fh:
+            for n, raw in enumerate(fh, start=1):
+                if n in lines:
+                    lines[n] = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if n >= last:
+                    break
+    bad = []
+    for path, line, column in rows:
+        raw = wanted[path][line]
+        fields = next(csv.reader(io.StringIO(raw)), [])
+        text = fields[columns.index(column)] if len(fields) > columns.index(column) else ""
+        message = (
+            f'Error when converting column "{column}". Could not convert string "{text.strip()}" to \'DOUBLE\': '
+            "not a finite number"
+        )
+        bad.append([path, line, column, "CAST", message, raw])
+    con.executemany(
+        f"insert into {scan}_bad (file_path, line, column_name, error_type, error_message, csv_line) "
+        "values (?, ?, ?, ?, ?, ?)",
+        bad,
+    )
+    con.execute(f"delete from {scan}_num where {' or '.join(f'not isfinite({c})' for c in doubles)}")
 
 
 def _load_group(con, files: list[LandingFile], run_id: str, loaded_at: datetime, result: IngestResult) -> None:
@@ -318,21 +475,22 @@ def _load_group(con, files: list[LandingFile], run_id: str, loaded_at: datetime,
         rejects = f"select file_path, line, column_name, error_type, error_message, csv_line from {scan}_rej"
     else:
         _scan_csv(con, files, scan)
+        # a short row is one reject per missing column: keep the first (one quarantine row per line)
         rejects = f"""
             select s.file_path, r.line, r.column_name, r.error_type, r.error_message, r.csv_line
             from {scan}_rej r join {scan}_rejscan s using (scan_id, file_id)
+            qualify r.error_type <> 'MISSING COLUMNS'
+                or row_number() over (partition by s.file_path, r.line, r.error_type order by r.column_idx) = 1
         """
     con.execute(f"create or replace temp table {scan}_bad as {rejects}")
     con.execute(f"create or replace temp table files_{scan} (path varchar, rel varchar)")
     con.executemany(f"insert into files_{scan} values (?, ?)", [[str(f.path), f.name] for f in files])
 
     if is_parquet:
-        line_sql = "a._scan_order"
         numbered = f"select *, _scan_order as _ln from {scan}"
     else:
         # DuckDB reports the line of every rejected row; accepted rows are the other lines, in file order
         # (header = line 1). Quoted fields spanning lines would shift this numbering.
-        line_sql = "a._ln"
         numbered = f"""
             with acc as (
                 select *, row_number() over (partition by _file order by _scan_order) as _k from {scan}
@@ -355,6 +513,12 @@ def _load_group(con, files: list[LandingFile], run_id: str, loaded_at: datetime,
             select acc.*, good_lines.line as _ln
             from acc join good_lines using (_file, _k)
         """
+    source = f"({numbered})"
+    if not is_parquet and any(files[0].entity.columns.get(c) == "DOUBLE" for c in files[0].columns):
+        # only groups with a DOUBLE column pay for materialising the rows (to move non-finite ones out)
+        con.execute(f"create or replace temp table {scan}_num as {numbered}")
+        _quarantine_non_finite(con, files, scan)
+        source = f"{scan}_num"
     target_cols = [c for c in files[0].columns]
     insert_cols = ", ".join(target_cols + list(LINEAGE_COLUMNS))
     select_cols = ", ".join(f"a.{c}" for c in target_cols)
@@ -371,9 +535,9 @@ def _load_group(con, files: list[LandingFile], run_id: str, loaded_at: datetime,
         con.execute(
             f"""
             insert into {entity.raw_table} ({insert_cols})
-            select {select_cols}, n.rel as _source_file, {line_sql} as _line_number,
+            select {select_cols}, n.rel as _source_file, a._ln as _line_number,
                    ?::timestamp as _loaded_at, ? as _ingest_run_id
-            from ({numbered}) a
+            from {source} a
             join files_{scan} n on n.path = a._file
             """,
             [loaded_at, run_id],
@@ -417,7 +581,17 @@ def _load_group(con, files: list[LandingFile], run_id: str, loaded_at: datetime,
     result.files_loaded += len(files)
     result.rows_loaded[entity.name] = result.rows_loaded.get(entity.name, 0) + sum(counts.values())
     result.rows_quarantined[entity.name] = result.rows_quarantined.get(entity.name, 0) + sum(bad_counts.values())
-    for table in (scan, f"{scan}_src", f"{scan}_rej", f"{scan}_rejscan", f"{scan}_bad", f"files_{scan}"):
+    for f in files:
+        loaded, quarantined = counts.get(f.name, 0), bad_counts.get(f.name, 0)
+        if not loaded and not quarantined:
+            result.warnings.append(f"{f.name}: no data rows (header only), recorded with 0 rows")
+        elif not loaded:
+            result.warnings.append(
+                f"{f.name}: all {quarantined} row(s) quarantined, none loaded (see quarantine.rows): check the "
+                "export (delimiter, encoding, types) and deliver a corrected file under a new name"
+            )
+    for table in (scan, f"{scan}_src", f"{scan}_rej", f"{scan}_rejscan", f"{scan}_bad", f"{scan}_num",
+                  f"files_{scan}"):
         con.execute(f"drop table if exists {table}")
 
 
@@ -463,7 +637,7 @@ def ingest_duckdb(settings: Settings, run_id: str) -> IngestResult:
         con.execute("set TimeZone = 'UTC'")
         ensure_schema(con)
         known = dict(con.execute("select file_name, sha256 from ingest.file_manifest").fetchall())
-        new, result.files_skipped = plan(known, files)
+        new, result.files_skipped = plan(known, files, result.warnings)
         loaded_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
         groups: dict[tuple, list[LandingFile]] = defaultdict(list)
         for f in new:

@@ -14,13 +14,13 @@ from decimal import Decimal
 import pytest
 from cvw.ingest import IngestError, ingest_landing
 from cvw.pipeline import run, step_gate, step_ingest
-from cvw.quality import GateFailed, build_suite
+from cvw.quality import PUBLISHED_TABLES, GateFailed, build_suite
 
 from tests.conftest import SMALL_AS_OF
 from tests.engines import spark_session as plugin
 from tests.expected_small import ACCOUNTING, PUBLISHED, REJECTED, REJECTED_SQL
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]  # one Spark JVM per test run
 
 ORDERS_HEADER = "order_id,customer_id,order_ts,channel,status,updated_at\n"
 
@@ -32,10 +32,10 @@ def _engine(s):
 
 
 def _published(engine) -> dict:
-    """Every published table's rows, sorted: equal dicts = identical published tables."""
+    """Every current published table's rows, sorted: equal dicts = identical published tables."""
     return {
         t: sorted((tuple(r) for r in engine.spark.table(f"analytics.{t}").collect()), key=repr)
-        for t in PUBLISHED
+        for t in PUBLISHED_TABLES
     }
 
 
@@ -66,7 +66,7 @@ def test_published_tables_and_row_counts(small):
     s, summary, engine = small
     assert summary["publish"]["row_counts"] == PUBLISHED
     # every expectation of every suite ran (GX may log-and-skip one it cannot run, PITFALLS 4)
-    expected = sum(len(build_suite(t, SMALL_AS_OF).expectations) for t in PUBLISHED)
+    expected = sum(len(build_suite(t, SMALL_AS_OF).expectations) for t in PUBLISHED_TABLES)
     assert summary["gate"]["failed"] == 0 and summary["gate"]["checks"] == expected
     for table, n in PUBLISHED.items():
         assert engine.query_published(
@@ -230,6 +230,10 @@ def test_same_date_again_then_an_older_date_never_replaces_the_current_tables(sm
         (date(2025, 1, 2), "spark-older", False),
     ]
     assert engine.published_state()[0] == SMALL_AS_OF
+    # ... but its history is published next to the current date's
+    assert engine.query_published(
+        "select as_of_date, count(*) from analytics.customer_segments_history group by 1 order by 1"
+    ) == [(date(2025, 1, 2), 4), (SMALL_AS_OF, 4)]
     # retention: the current version and the previous one (readers in flight), nothing older
     versions = [r[0] for r in engine.query("show databases like 'analytics_*'")]
     assert len(versions) == 2 and engine.current_version() in versions

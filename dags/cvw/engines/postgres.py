@@ -375,7 +375,7 @@ class PostgresEngine(Engine):
                     cur.execute("select file_name, sha256 from ingest.file_manifest")
                     known = dict(cur.fetchall())
                 con.commit()
-                new, result.files_skipped = plan(known, files)
+                new, result.files_skipped = plan(known, files, result.warnings)
                 loaded_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
                 groups = defaultdict(list)
                 for f in new:

@@ -712,7 +712,7 @@ def ingest_spark(spark: SparkSession, settings: Settings, run_id: str) -> Ingest
     if recovered:
         result.warnings.append(f"removed uncommitted rows of unfinished ingest run(s) {', '.join(recovered)}")
     known = {r[0]: r[1] for r in spark.sql("select file_name, sha256 from ingest.file_manifest").collect()}
-    new, result.files_skipped = plan(known, files)
+    new, result.files_skipped = plan(known, files, result.warnings)
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     if new:
         spark.sql(f"insert into ingest.runs values ({_lit(run_id)}, 'started', current_timestamp())")
@@ -878,6 +878,10 @@ class SparkEngine(Engine):
             counts = " union all ".join(f"select {_lit(t)}, count(*) from marts.{t}" for t in tables)
             row_counts = {r[0]: int(r[1]) for r in spark.sql(counts).collect()}
             row_counts = {t: row_counts[t] for t in tables}
+            # history: D's partition of the append-only history table (other dates untouched). Spark has no
+            # multi-table transaction: it becomes visible a little before the views below are repointed
+            for table in HISTORY_TABLES:
+                row_counts[table] = self._publish_history(table, as_of)
             spark.sql(PUBLISH_LOG_DDL.format(name=f"{version}.publish_log"))
             if previous:
                 spark.sql(
@@ -906,9 +910,6 @@ class SparkEngine(Engine):
         except BaseException:
             spark.sql(f"drop database if exists {version} cascade")
             raise
-        # history: D's partition of the append-only history tables (other dates untouched)
-        for table in HISTORY_TABLES:
-            row_counts[table] = self._publish_history(table, as_of)
         # the swap: one atomic metastore update per view, tables first, the log last
         if not spark.catalog.databaseExists("analytics"):
             spark.sql("create database if not exists analytics")

@@ -16,11 +16,17 @@ accepted_orders as (
 
 accepted_products as (
 
-    select product_id as accepted_product_id
+    select product_id as accepted_product_id, unit_cost as accepted_unit_cost
     from {{ ref('int_crm__products_validated') }}
     where rejection_reason is null
 
 ),
+
+{# A line worth more than var max_line_amount (quantity x unit price, or x the product's unit cost) cannot be
+   real, and its sums would overflow the DECIMAL(18,2) money columns of the marts: rejected as invalid_value.
+   Compared in double precision, so the check itself cannot overflow. #}
+{%- set too_large = ' > ' ~ var('max_line_amount') %}
+{%- set qty = 'cast(quantity as ' ~ type_double() ~ ')' %}
 
 validated as (
 
@@ -29,7 +35,9 @@ validated as (
         {{ rejection_reason([
             ('duplicate_key', key_rank(['order_id', 'line_number']) ~ ' > 1'),
             ('negative_quantity', 'quantity < 0'),
-            ('invalid_value', 'unit_price < 0 or discount_amount < 0'),
+            ('invalid_value', 'unit_price < 0 or discount_amount < 0'
+                ~ ' or abs(' ~ qty ~ ' * cast(unit_price as ' ~ type_double() ~ '))' ~ too_large
+                ~ ' or abs(' ~ qty ~ ' * cast(accepted_unit_cost as ' ~ type_double() ~ '))' ~ too_large),
             ('unknown_order', 'accepted_orders.accepted_order_id is null'),
             ('unknown_product', 'accepted_products.accepted_product_id is null'),
         ]) }} as rejection_reason
