@@ -942,8 +942,13 @@ class SparkEngine(Engine):
                 f"create table {HISTORY_DB}.{table} using parquet partitioned by (as_of_date) as {source}"
             )
         else:
-            spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
-            spark.sql(f"insert overwrite table {HISTORY_DB}.{table} partition (as_of_date) {source}")
+            key = "spark.sql.sources.partitionOverwriteMode"
+            mode = spark.conf.get(key)
+            spark.conf.set(key, "dynamic")  # replace D's partition only; then back to the session's mode
+            try:
+                spark.sql(f"insert overwrite table {HISTORY_DB}.{table} partition (as_of_date) {source}")
+            finally:
+                spark.conf.set(key, mode)
         return int(spark.sql(f"select count(*) from ({source})").collect()[0][0])
 
     # --- Python steps (CLV) -------------------------------------------------------------------------
