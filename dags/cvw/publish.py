@@ -155,16 +155,18 @@ def publish_duckdb(
             for table, (path, rows) in history.items():
                 con.execute(
                     "insert into pub.analytics.history_files values (?, ?, ?, ?, ?)",
-                    [table, as_of, str(path), rows, run_id],
+                    [table, as_of, path.relative_to(settings.publish_dir).as_posix(), rows, run_id],
                 )
                 row_counts[table] = rows
-                files = [r[0] for r in con.execute(
+                files = [settings.publish_dir / r[0] for r in con.execute(
                     "select path from pub.analytics.history_files where table_name = ? order by as_of_date",
                     [table],
                 ).fetchall()]
+                # the view needs absolute paths (DuckDB resolves relative ones against the reader's working
+                # folder); history_files keeps them relative, so a moved folder is repaired by the next publish
                 con.execute(
                     f"create view pub.analytics.{table} as select * from read_parquet("
-                    f"[{', '.join(_sql_path(Path(f)) for f in files)}])"
+                    f"[{', '.join(_sql_path(f) for f in files)}])"
                 )
             con.execute(PUBLISH_LOG_DDL.format(name="pub.analytics.publish_log"))
             if old.exists():
@@ -182,7 +184,10 @@ def publish_duckdb(
                     json.dumps(run_summary or {}, sort_keys=True, default=str),
                 ],
             )
-            referenced = {Path(r[0]) for r in con.execute("select path from pub.analytics.history_files").fetchall()}
+            referenced = {
+                settings.publish_dir / r[0]
+                for r in con.execute("select path from pub.analytics.history_files").fetchall()
+            }
         finally:
             con.execute("detach database if exists pub")
     failpoints.hit("publish.before_swap")
