@@ -18,6 +18,7 @@ PUBLISHED = {
     "pareto_summary": 1,
     "segment_summary": 3,  # (champion, retain, new, D), (lost, develop, new, D), (no_purchase, maintain, prospect, D)
     "lifecycle_transitions": 2,  # first date: unknown -> new, unknown -> prospect
+    "category_affinity": 2,  # 2 baskets, one holds electronics + office_supplies: both rules, lift 2
     "customer_segments_history": 4,  # D's partition: one row per customer_segments row
 }
 

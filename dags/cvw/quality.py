@@ -44,6 +44,7 @@ TABLE_KEYS: dict[str, list[str]] = {
     "pareto_summary": ["as_of_date"],
     "segment_summary": ["rfm_segment", "rad_strategy", "lifecycle_stage", "value_tier"],
     "lifecycle_transitions": ["from_stage", "to_stage"],
+    "category_affinity": ["antecedent_category", "consequent_category"],
 }
 GATE_DEFAULTS = {
     "gate_row_count_min_ratio": 0.5,
@@ -302,6 +303,17 @@ def suite_lifecycle_transitions(as_of: date, v: dict) -> list:
     return [_between("customers", 1), _between("share_of_from_stage", 0, 1), *_stamped(as_of)]
 
 
+def suite_category_affinity(as_of: date, v: dict) -> list:
+    # recomputed against mlxtend in tests/test_category_affinity.py; here: shares are shares, lift positive
+    return [
+        _between("support", 0, 1),
+        _between("confidence", 0, 1),
+        _between("lift", 0, strict_min=True),
+        _between("customers_both", 1),
+        *_stamped(as_of),
+    ]
+
+
 SUITES: dict[str, Callable[[date, dict], list]] = {
     "dim_customers": suite_dim_customers,
     "fct_orders": suite_fct_orders,
@@ -319,6 +331,7 @@ SUITES: dict[str, Callable[[date, dict], list]] = {
     "pareto_summary": suite_pareto_summary,
     "segment_summary": suite_segment_summary,
     "lifecycle_transitions": suite_lifecycle_transitions,
+    "category_affinity": suite_category_affinity,
 }
 PUBLISHED_TABLES = tuple(SUITES)
 
