@@ -20,8 +20,8 @@ install: $(VENV)/.installed  ## create .venv and install the pinned stack
 demo: $(VENV)/.installed  ## generate data, run the real Airflow DAG once on DuckDB, print what was published
 	PATH="$(BIN):$$PATH" bash scripts/demo.sh
 
-test: $(VENV)/.installed  ## the test suite, on two workers (tests sharing a Spark JVM or a baseline stay together)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
+test: $(VENV)/.installed  ## the test suite, on two workers (a test file stays on one worker: its module fixtures are built once)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 lint: $(VENV)/.installed  ## ruff
 	$(BIN)/ruff check dags scripts tests

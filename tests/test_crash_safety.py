@@ -22,7 +22,7 @@ from cvw.failpoints import POINTS
 
 from tests.conftest import landing_until, make_settings, published_checksums, query
 
-pytestmark = [pytest.mark.dbt, pytest.mark.slow, pytest.mark.xdist_group("crash")]  # one shared baseline
+pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 
 D1, D2 = date(2025, 1, 2), date(2025, 1, 4)
 

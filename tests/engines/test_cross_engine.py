@@ -17,7 +17,7 @@ from cvw.quality import PUBLISHED_TABLES
 from tests.conftest import make_settings
 from tests.engines.spark_session import spark_workspace
 
-pytestmark = [pytest.mark.postgres, pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spark")]
+pytestmark = [pytest.mark.postgres, pytest.mark.spark, pytest.mark.slow]
 
 
 def _generated(root: Path) -> tuple[Path, date]:

@@ -20,7 +20,7 @@ from tests.conftest import SMALL_AS_OF
 from tests.engines import spark_session as plugin
 from tests.expected_small import ACCOUNTING, PUBLISHED, REJECTED, REJECTED_SQL
 
-pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]  # one Spark JVM per test run
+pytestmark = pytest.mark.spark
 
 ORDERS_HEADER = "order_id,customer_id,order_ts,channel,status,updated_at\n"
 
