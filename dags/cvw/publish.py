@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -220,8 +221,9 @@ def write_history_file(con, settings: Settings, table: str, as_of: date, run_id:
     rows = con.execute(f"select count(*) from history.{table} where as_of_date = ?", [as_of]).fetchone()[0]
     folder = history_dir(settings) / table / f"as_of_date={as_of.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"{run_id}.parquet"
-    part = folder / f".{run_id}.parquet.tmp"
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)  # Airflow run ids hold ':' and '+'
+    final = folder / f"{name}.parquet"
+    part = folder / f".{name}.parquet.tmp"
     con.execute(
         f"copy (select * from history.{table} where as_of_date = ? order by all) to {_sql_path(part)} "
         "(format parquet, compression zstd)",
