@@ -9,7 +9,8 @@ with
 
 baskets as (
 
-    select distinct customer_id, category
+    -- int_customer_category_spend has one row per customer x category: no distinct needed
+    select customer_id, category
     from {{ ref('int_customer_category_spend') }}
     where orders_365d > 0
 
