@@ -45,6 +45,8 @@ TABLE_KEYS: dict[str, list[str]] = {
     "segment_summary": ["rfm_segment", "rad_strategy", "lifecycle_stage", "value_tier"],
     "lifecycle_transitions": ["from_stage", "to_stage"],
     "category_affinity": ["antecedent_category", "consequent_category"],
+    "customer_events": ["customer_id", "event_type"],
+    "campaign_audience": ["customer_id", "event_type"],
 }
 GATE_DEFAULTS = {
     "gate_row_count_min_ratio": 0.5,
@@ -314,6 +316,46 @@ def suite_category_affinity(as_of: date, v: dict) -> list:
     ]
 
 
+EVENT_TYPES = ["birthday_upcoming", "first_purchase_anniversary", "stage_change", "high_value_complaint",
+               "wallet_opportunity", "churn_risk"]
+SUPPRESSION_REASONS = ["no_consent", "phone_unprofitable", "already_contacted_for_event", "cap_7d", "cap_30d",
+                       "lower_priority_event"]
+
+
+def suite_customer_events(as_of: date, v: dict) -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectColumnValuesToBeInSet(column="event_type", value_set=EVENT_TYPES),
+        _between("days_until", 0, max(int(v["event_birthday_days"]), int(v["event_anniversary_days"]))),
+        # reference_date <= D and previous_as_of_date < D: dbt tests (both columns may be all null)
+        *_stamped(as_of),
+    ]
+
+
+def suite_campaign_audience(as_of: date, v: dict) -> list:
+    """The audience's rules as expectations; dbt tests recompute consent and caps from their sources
+    (data-tests/events/), these check every row's own columns."""
+    import great_expectations.expectations as gxe
+
+    cap7, cap30 = int(v["contact_cap_7d"]), int(v["contact_cap_30d"])
+    return [
+        gxe.ExpectColumnValuesToNotBeNull(column="is_eligible"),
+        gxe.ExpectColumnValuesToBeInSet(column="suppression_reason", value_set=SUPPRESSION_REASONS),
+        # exactly one of eligible / suppressed: an eligible row has no reason, a suppressed one has one
+        gxe.ExpectColumnPairValuesToBeInSet(
+            column_A="is_eligible", column_B="audience_status",
+            value_pairs_set=[(True, "eligible"), *((False, r) for r in SUPPRESSION_REASONS)],
+        ),
+        _between("response_rate", 0, 1, strict_min=True, strict_max=True),
+        _between("priority", 0),
+        _between("expected_value", 0),
+        _between("planned_contacts_7d", 1, cap7),
+        _between("planned_contacts_30d", 1, cap30),
+        *_stamped(as_of),
+    ]
+
+
 SUITES: dict[str, Callable[[date, dict], list]] = {
     "dim_customers": suite_dim_customers,
     "fct_orders": suite_fct_orders,
@@ -332,6 +374,8 @@ SUITES: dict[str, Callable[[date, dict], list]] = {
     "segment_summary": suite_segment_summary,
     "lifecycle_transitions": suite_lifecycle_transitions,
     "category_affinity": suite_category_affinity,
+    "customer_events": suite_customer_events,
+    "campaign_audience": suite_campaign_audience,
 }
 PUBLISHED_TABLES = tuple(SUITES)
 

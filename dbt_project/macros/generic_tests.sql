@@ -11,3 +11,9 @@ having count(*) > 1
 select {{ column_name }} from {{ model }}
 where {{ column_name }} < {{ min_value }} or {{ column_name }} > {{ max_value }}
 {% endtest %}
+
+{# Fails on every row where `expression` is not true (false or null). #}
+{% test expression_is_true(model, expression) %}
+select * from {{ model }}
+where not coalesce({{ expression }}, false)
+{% endtest %}

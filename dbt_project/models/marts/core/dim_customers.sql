@@ -1,51 +1,8 @@
 with
 
-customers as (
-
-    select * from {{ ref('int_crm__customers_validated') }}
-    where rejection_reason is null
-
-),
-
-orders as (
-
-    select
-        customer_id,
-        min(order_ts) as first_order_ts
-
-    from {{ ref('int_crm__orders_validated') }}
-    where rejection_reason is null
-        and {{ on_or_before_as_of('order_ts') }}
-    group by 1
-
-),
-
-{# The version in force on D: the latest with updated_at <= D. A customer who ordered on or before D
-   but whose first record is dated later keeps the earliest record (late-arriving master data). #}
-versions as (
-
-    select
-        customers.*,
-        row_number() over (
-            partition by customer_id
-            order by
-                case when {{ on_or_before_as_of('updated_at') }} then 0 else 1 end,
-                case when {{ on_or_before_as_of('updated_at') }} then updated_at end desc,
-                updated_at
-        ) as version_rank,
-        {{ on_or_before_as_of('updated_at') }} as known_on_as_of
-
-    from customers
-
-),
-
 current_version as (
 
-    select versions.*
-    from versions
-    left join orders using (customer_id)
-    where version_rank = 1
-        and (known_on_as_of or orders.customer_id is not null)
+    select * from {{ ref('int_customers_as_of') }}
 
 ),
 
@@ -73,12 +30,11 @@ final as (
         cast(annual_revenue as decimal(18, 2)) as annual_revenue,
         cast(acquisition_channel as {{ type_text() }}) as acquisition_channel,
         cast(signup_date as date) as signup_date,
-        cast(orders.first_order_ts as date) as first_order_date,
+        cast(current_version.first_order_ts as date) as first_order_date,
         cast(updated_at as timestamp) as record_updated_at,
         {{ as_of_date() }} as as_of_date
 
     from current_version
-    left join orders using (customer_id)
 
 )
 
