@@ -93,6 +93,13 @@ def cmd_status(args, s) -> int:
     return 0
 
 
+def cmd_explain_audience(args, s) -> int:
+    from cvw.audience import explain_audience
+
+    print(explain_audience(s, args.customer, args.as_of))
+    return 0
+
+
 def cmd_quarantine(args, s) -> int:
     from cvw.report import problem_rows
 
@@ -171,6 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("status", help="published tables, row counts, publish log and row accounting")
     st.set_defaults(func=cmd_status)
+
+    ex = sub.add_parser(
+        "explain-audience",
+        help="why a customer is (not) in today's campaign audience: events, scores, offer, channel, priority",
+        description="Print one customer's scores, the events that fired for them, the next-best offer, the chosen "
+        "channel and priority, and, for a suppressed event, the rule that suppressed it and the past contacts "
+        "behind it. Reads the published analytics tables (what the marketing team sees).",
+    )
+    ex.add_argument("--customer", required=True, help="customer_id")
+    ex.add_argument("--as-of", type=_date, default=None,
+                    help="as-of date (YYYY-MM-DD); must be the current published date (default: that date)")
+    ex.set_defaults(func=cmd_explain_audience)
 
     qu = sub.add_parser("quarantine", help="show quarantined and rejected rows with their reasons")
     qu.add_argument("--limit", type=int, default=20, help="rows per list (default 20)")

@@ -1,5 +1,6 @@
 """Errors a user can act on: the CLI prints their message without a traceback."""
 
+from cvw.audience import AudienceNotPublished
 from cvw.db import WarehouseLockedError
 from cvw.dbt import DbtError
 from cvw.ingest import IngestError
@@ -7,4 +8,5 @@ from cvw.pipeline import BackfillFailed
 from cvw.publish import AuditAreaChanged
 from cvw.quality import GateFailed
 
-USER_ERRORS = (IngestError, DbtError, GateFailed, WarehouseLockedError, BackfillFailed, AuditAreaChanged)
+USER_ERRORS = (IngestError, DbtError, GateFailed, WarehouseLockedError, BackfillFailed, AuditAreaChanged,
+               AudienceNotPublished)

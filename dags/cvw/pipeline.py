@@ -81,6 +81,7 @@ def step_gate(settings: Settings, as_of: date, run_id: str) -> dict:
 
 
 def step_publish(settings: Settings, as_of: date, run_id: str, gate: dict, run_summary: dict | None = None) -> dict:
+    from cvw.audience import write_activation_files
     from cvw.engines import get_engine
     from cvw.publish import check_built_for
     from cvw.quality import PUBLISHED_TABLES
@@ -91,6 +92,11 @@ def step_publish(settings: Settings, as_of: date, run_id: str, gate: dict, run_s
     try:
         if engine.name != "duckdb":  # DuckDB checks inside its publish, holding the warehouse
             check_built_for(engine.query, PUBLISHED_TABLES, as_of)
+        # the day's contacts per channel, from the gated audience; listed in this publish's log row
+        files = write_activation_files(settings, engine, as_of)
+        log.info("activation files for %s: %s", as_of, ", ".join(
+            f"{f['channel']} {f['rows']} rows" for f in files if f["format"] == "csv"))
+        run_summary = {**(run_summary or {}), "activation_files": files}
         result = engine.publish(as_of, run_id, PUBLISHED_TABLES, gate["checks"], run_summary)
     finally:
         engine.close()
@@ -99,6 +105,7 @@ def step_publish(settings: Settings, as_of: date, run_id: str, gate: dict, run_s
         "replaced_current": result.replaced_current,
         "row_counts": result.row_counts,
         "location": str(result.path),
+        "activation_files": files,
     }
 
 
@@ -138,6 +145,10 @@ def run_summary(summary: dict) -> dict:
         "rows_published": sum(((summary.get("publish") or gate).get("row_counts") or {}).values()),
         "gate_checks": gate.get("checks"),
         "gate_failed": gate.get("failed"),
+        "activation_rows": {
+            f["channel"]: f["rows"] for f in (summary.get("publish") or {}).get("activation_files", [])
+            if f["format"] == "csv"
+        },
         "seconds": {k: v["seconds"] for k, v in stages.items() if v and "seconds" in v},
     }
 
