@@ -6,7 +6,7 @@ import json
 from datetime import date
 
 import pytest
-from cvw.quality import GATE_DEFAULTS, PUBLISHED_TABLES, build_suite, export_suites
+from cvw.quality import GATE_DEFAULTS, PUBLISHED_TABLES, build_suite, export_suites, gate_vars
 from cvw.settings import EXPECTATIONS_DIR
 
 pytestmark = pytest.mark.unit
@@ -25,7 +25,7 @@ def test_exported_suites_match_the_code(tmp_path):
 @pytest.mark.parametrize("table", PUBLISHED_TABLES)
 def test_every_suite_has_a_row_count_check_and_its_own_checks(table):
     # GX may log-and-skip a bad expectation (PITFALLS 4): count what the suite really holds
-    suite = build_suite(table, date(2025, 1, 3), previous_rows=1000, v=dict(GATE_DEFAULTS))
+    suite = build_suite(table, date(2025, 1, 3), previous_rows=1000, v=gate_vars())
     types = [e.expectation_type for e in suite.expectations]
     assert types[0] == "expect_table_row_count_to_be_between"
     assert len(types) >= 3

@@ -541,12 +541,18 @@ def run_gate(
 
 
 def export_suites(out: Path = EXPECTATIONS_DIR, as_of: date = date(2000, 1, 1)) -> list[Path]:
-    """Write every suite (for a fixed example as-of date, first publish) to `expectations/<table>.json`."""
+    """Write every suite (for a fixed example as-of date, first publish, the vars of dbt_project.yml without
+    CVW_DBT_VARS) to `expectations/<table>.json`."""
+    import yaml
+
+    from cvw.config import DBT_PROJECT_DIR
+
     _quiet_gx()
+    defaults = {**GATE_DEFAULTS, **(yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"] or {})}
     written = []
     out.mkdir(parents=True, exist_ok=True)
     for table in PUBLISHED_TABLES:
-        suite = build_suite(table, as_of, None, dict(GATE_DEFAULTS))
+        suite = build_suite(table, as_of, None, dict(defaults))
         doc = {
             "name": table,
             "example_as_of_date": as_of.isoformat(),
