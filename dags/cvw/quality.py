@@ -343,9 +343,10 @@ def suite_campaign_audience(as_of: date, v: dict) -> list:
         gxe.ExpectColumnValuesToNotBeNull(column="is_eligible"),
         gxe.ExpectColumnValuesToBeInSet(column="suppression_reason", value_set=SUPPRESSION_REASONS),
         # exactly one of eligible / suppressed: an eligible row has no reason, a suppressed one has one
+        # (1/0: PostgreSQL and Spark hand booleans to GX as integers; pandas compares True == 1)
         gxe.ExpectColumnPairValuesToBeInSet(
             column_A="is_eligible", column_B="audience_status",
-            value_pairs_set=[(True, "eligible"), *((False, r) for r in SUPPRESSION_REASONS)],
+            value_pairs_set=[(1, "eligible"), *((0, r) for r in SUPPRESSION_REASONS)],
         ),
         _between("response_rate", 0, 1, strict_min=True, strict_max=True),
         _between("priority", 0),
