@@ -38,6 +38,11 @@ def test_backfill_equals_the_nightly_runs(tmp_path, caplog):
     assert query(later.analytics_db, "select distinct from_as_of_date from analytics.lifecycle_transitions") == [
         (DATES[1],)
     ]
+    # the audience of every date went out as the same activation files (events use the history before D only)
+    for d in DATES:
+        folder = f"activation/as_of_date={d}"
+        files = {p.name: p.read_bytes() for p in (nightly.publish_dir / folder).iterdir()}
+        assert len(files) == 8 and {p.name: p.read_bytes() for p in (later.publish_dir / folder).iterdir()} == files
 
 
 def test_a_failed_date_stops_the_backfill_and_can_be_rerun_alone(tmp_path, monkeypatch):

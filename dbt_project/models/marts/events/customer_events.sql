@@ -101,51 +101,46 @@ anniversary_events as (
 ),
 
 {# --- changes since the previous as-of date --------------------------------------------------------------- #}
-stage_events as (
+{# every customer on D beside their row of the previous date (none: 'unknown'), when there is a previous date #}
+changes as (
 
     select
         segments.customer_id,
-        'stage_change' as event_type,
-        cast(coalesce(previous.lifecycle_stage, 'unknown') as {{ type_text() }}) as previous_value,
-        cast(segments.lifecycle_stage as {{ type_text() }}) as current_value,
+        segments.lifecycle_stage,
+        segments.rad_strategy,
+        coalesce(previous.lifecycle_stage, 'unknown') as previous_lifecycle_stage,
+        coalesce(previous.rad_strategy, 'unknown') as previous_rad_strategy
+    from segments
+    cross join previous_date
+    left join previous on previous.customer_id = segments.customer_id
+    where previous_date.previous_as_of_date is not null
+
+),
+
+{% set moves = [
+    ('stage_change', 'lifecycle_stage', var('event_stage_change_into', ['decline', 'churned', 'new', 'win_back'])),
+    ('wallet_opportunity', 'rad_strategy', ['develop']),
+] -%}
+{% for event_type, column, into in moves %}
+{{ event_type }}_events as (
+
+    select
+        customer_id,
+        '{{ event_type }}' as event_type,
+        cast(previous_{{ column }} as {{ type_text() }}) as previous_value,
+        cast({{ column }} as {{ type_text() }}) as current_value,
         cast(null as {{ type_double() }}) as previous_number,
         cast(null as {{ type_double() }}) as current_number,
         cast(null as {{ type_text() }}) as reference_id,
         cast(null as date) as reference_date,
         cast(null as integer) as days_until
-    from segments
-    cross join previous_date
-    left join previous on previous.customer_id = segments.customer_id
-    where previous_date.previous_as_of_date is not null
-        and segments.lifecycle_stage in (
-            {%- for s in var('event_stage_change_into', ['decline', 'churned', 'new', 'win_back']) -%}
-            '{{ s }}'{{ ', ' if not loop.last }}
-            {%- endfor -%})
-        and coalesce(previous.lifecycle_stage, 'unknown') != segments.lifecycle_stage
+    from changes
+    where {{ column }} in ({% for s in into %}'{{ s }}'{{ ', ' if not loop.last }}{% endfor %})
+        and previous_{{ column }} != {{ column }}
 
 ),
 
-wallet_events as (
-
-    select
-        segments.customer_id,
-        'wallet_opportunity' as event_type,
-        cast(coalesce(previous.rad_strategy, 'unknown') as {{ type_text() }}) as previous_value,
-        cast(segments.rad_strategy as {{ type_text() }}) as current_value,
-        cast(null as {{ type_double() }}) as previous_number,
-        cast(null as {{ type_double() }}) as current_number,
-        cast(null as {{ type_text() }}) as reference_id,
-        cast(null as date) as reference_date,
-        cast(null as integer) as days_until
-    from segments
-    cross join previous_date
-    left join previous on previous.customer_id = segments.customer_id
-    where previous_date.previous_as_of_date is not null
-        and segments.rad_strategy = 'develop'
-        and coalesce(previous.rad_strategy, 'unknown') != 'develop'
-
-),
-
+{% endfor %}
 churn_events as (
 
     select
@@ -209,9 +204,9 @@ events as (
     union all
     select * from anniversary_events
     union all
-    select * from stage_events
+    select * from stage_change_events
     union all
-    select * from wallet_events
+    select * from wallet_opportunity_events
     union all
     select * from churn_events
     union all
