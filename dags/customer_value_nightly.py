@@ -18,7 +18,9 @@ step checks the audit tables carry its as-of date and fails the run otherwise), 
 date older than the current publish fills its history and never replaces the current tables.
 
 **Asset.** `publish` updates the Asset `customer_value_analytics` (`cvw://analytics`) with the published
-as-of date in the event's extra: schedule downstream DAGs on it.
+as-of date in the event's extra: schedule downstream DAGs on it. The extra also lists the day's campaign
+activation files (`activation/as_of_date=D/<channel>.{csv,parquet}` under `$CVW_PUBLISH_DIR`, written after
+the gate passed) and their row counts per channel, for a sending DAG.
 
 **Safe to re-run.** Ingest skips files it has loaded; every model is a pure function of (raw data <= D, D);
 nothing reaches `analytics` unless dbt tests and the GX gate pass. Logic lives in the `cvw` package
@@ -118,6 +120,9 @@ def customer_value_nightly():
             "as_of_date": as_of.isoformat(), "run_id": run_id,
             "replaced_current": summary["publish"]["replaced_current"],
             "rows_published": summary["summary"]["rows_published"],
+            # the day's contacts per channel: a sending DAG scheduled on the Asset picks up these files
+            "activation_files": [f["path"] for f in summary["publish"]["activation_files"]],
+            "activation_rows": summary["summary"]["activation_rows"],
         }
         return summary["summary"]
 

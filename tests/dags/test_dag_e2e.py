@@ -67,3 +67,4 @@ def test_nightly_dag_runs_end_to_end_on_generated_data(tmp_path):
     assert [(name, uri) for name, uri, _ in events] == [("customer_value_analytics", "cvw://analytics/")]
     extra = json.loads(events[0][2])
     assert extra["as_of_date"] == as_of.isoformat() and extra["replaced_current"] is True
+    assert len(extra["activation_files"]) == 8 and set(extra["activation_rows"]) == {"email", "sms", "phone", "mail"}
