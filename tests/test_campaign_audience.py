@@ -149,3 +149,10 @@ def test_explain_audience_tells_why(nights):
                           NIGHTS[0].isoformat()], capture_output=True, text=True, env=env)
     assert old.returncode == 1 and f"published audience is for {END}" in old.stderr
     assert "activation files are in" in old.stderr
+    # `cvw status` points at the day's activation files
+    from cvw.report import status_text
+
+    eligible = dict(query(s.analytics_db, "select channel, count(*) from analytics.campaign_audience "
+                                          "where is_eligible group by 1"))
+    line = next(x for x in status_text(s).splitlines() if x.startswith("Activation files"))
+    assert f"as_of_date={END}" in line and f"email {eligible.get('email', 0)}," in line

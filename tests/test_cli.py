@@ -16,7 +16,7 @@ def _commands():
 
 def test_the_expected_commands_exist():
     assert set(_commands()) >= {"generate", "import-transactions", "ingest", "build", "gate", "run", "status",
-                                "quarantine", "expectations", "backfill"}
+                                "quarantine", "expectations", "backfill", "explain-audience"}
 
 
 @pytest.mark.parametrize("command", _commands())

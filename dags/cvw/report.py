@@ -14,6 +14,9 @@ select order_date, count(*) as orders, sum(revenue) as revenue
 from analytics.fct_orders where is_completed group by 1 order by 1 desc limit 7;
 select category, sum(line_revenue) as revenue, sum(line_margin) as margin
 from analytics.fct_order_lines where is_completed group by 1 order by 2 desc;
+-- whom to contact today and whom not (then: cvw explain-audience --customer <customer_id>):
+select audience_status, channel, count(*) as customer_events
+from analytics.campaign_audience group by 1, 2 order by 3 desc;
 """
 
 
@@ -49,6 +52,13 @@ def status_text(settings: Settings) -> str:
                   r["gate_checks"], r["total_rows"]) for r in log_rows[:10]],
                 ["as_of_date", "run_id", "published_at", "current", "gate", "checks", "rows"],
             ))
+            files = json.loads(current.get("run_summary") or "{}").get("activation_files") or []
+            csv = [f for f in files if f["format"] == "csv"]
+            if csv:
+                folder = settings.publish_dir / csv[0]["path"].rsplit("/", 1)[0]
+                out.append("")
+                out.append(f"Activation files of {current['as_of_date']} ({folder}, .csv and .parquet): "
+                           + ", ".join(f"{f['channel']} {f['rows']}" for f in csv) + " contacts")
         try:
             acc = engine.query(
                 "select entity, file_rows, accepted_rows, quarantined_rows, rejected_rows, balanced "
