@@ -21,7 +21,6 @@ from pathlib import Path
 from cvw.settings import Settings
 
 ACTIVATION_COLUMNS = ("customer_id", "event_type", "offer_category", "priority", "channel", "as_of_date")
-CHANNELS = ("email", "sms", "phone", "mail")
 
 
 class AudienceNotPublished(RuntimeError):
@@ -41,10 +40,11 @@ def _sha256(path: Path) -> str:
 
 
 def _write_atomically(path: Path, write) -> None:
+    from cvw.publish import fsync
+
     part = path.with_name(f".{path.name}.tmp")
     write(part)
-    with open(part, "rb") as f:
-        os.fsync(f.fileno())
+    fsync(part)
     os.replace(part, path)
 
 
@@ -56,6 +56,7 @@ def write_activation_files(settings: Settings, engine, as_of: date, schema: str 
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
+    from cvw.config import seed_column
     from cvw.publish import AuditAreaChanged
 
     table = engine.read_arrow(
@@ -76,7 +77,7 @@ def write_activation_files(settings: Settings, engine, as_of: date, schema: str 
     folder = activation_dir(settings, as_of)
     folder.mkdir(parents=True, exist_ok=True)
     files = []
-    for channel in CHANNELS:
+    for channel in seed_column("contact_channels", "channel"):
         rows = table.filter(pc.equal(table.column("channel"), channel))
         for fmt, write in (
             ("csv", lambda p, t=rows: pacsv.write_csv(t, p)),
@@ -93,7 +94,8 @@ def write_activation_files(settings: Settings, engine, as_of: date, schema: str 
 
 # --- explain one customer ---------------------------------------------------------------------------------
 
-RULES = {
+# the suppression reasons in the order campaign_audience applies them (the gate's accepted values too)
+SUPPRESSION_RULES = {
     "no_consent": "no channel whose latest consent on or before D is opt_in (no record = no consent)",
     "phone_unprofitable": "only phone is opted in, and phone is not used for a customer whose "
                           "profit_contribution_365d is not above zero (seed contact_channels)",
@@ -195,7 +197,7 @@ def explain_audience(settings: Settings, customer_id: str, as_of: date | None = 
             )
             continue
         reason = a["suppression_reason"]
-        detail = RULES.get(reason, reason)
+        detail = SUPPRESSION_RULES.get(reason, reason)
         if reason in ("cap_7d", "cap_30d", "lower_priority_event"):
             detail += (f" (past contacts: {a['contacts_7d_before']} in 7 days, {a['contacts_30d_before']} in 30 days;"
                        f" plan rank {a['plan_rank']})")

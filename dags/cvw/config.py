@@ -24,9 +24,17 @@ def overrides() -> dict:
     return value
 
 
-def project_vars() -> dict:
-    """dbt_project.yml vars with CVW_DBT_VARS applied on top."""
+def project_vars(with_overrides: bool = True) -> dict:
+    """dbt_project.yml vars with CVW_DBT_VARS applied on top (unless `with_overrides` is false)."""
     import yaml
 
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
-    return {**(project.get("vars") or {}), **overrides()}
+    return {**(project.get("vars") or {}), **(overrides() if with_overrides else {})}
+
+
+def seed_column(seed: str, column: str) -> list[str]:
+    """The values of one column of a seed CSV (business configuration), in file order."""
+    import csv
+
+    with open(DBT_PROJECT_DIR / "seeds" / f"{seed}.csv", newline="") as f:
+        return [row[column] for row in csv.DictReader(f)]

@@ -193,7 +193,7 @@ def publish_duckdb(
             con.execute("detach database if exists pub")
     failpoints.hit("publish.before_swap")
     os.replace(tmp, old)
-    _fsync(settings.publish_dir)
+    fsync(settings.publish_dir)
     failpoints.hit("publish.after_swap")
     remove_unreferenced_history(settings, referenced)
     result = PublishResult(
@@ -229,7 +229,7 @@ def write_history_file(con, settings: Settings, table: str, as_of: date, run_id:
         "(format parquet, compression zstd)",
         [as_of],
     )
-    _fsync(part)
+    fsync(part)
     os.replace(part, final)
     return final, rows
 
@@ -252,7 +252,7 @@ def remove_unreferenced_history(settings: Settings, referenced: set[Path]) -> li
     return removed
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
     """Flush a file's data, or a folder's entries (a rename), to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -316,17 +316,13 @@ def suite_category_affinity(as_of: date, v: dict) -> list:
     ]
 
 
-EVENT_TYPES = ["birthday_upcoming", "first_purchase_anniversary", "stage_change", "high_value_complaint",
-               "wallet_opportunity", "churn_risk"]
-SUPPRESSION_REASONS = ["no_consent", "phone_unprofitable", "already_contacted_for_event", "cap_7d", "cap_30d",
-                       "lower_priority_event"]
-
-
 def suite_customer_events(as_of: date, v: dict) -> list:
     import great_expectations.expectations as gxe
 
+    from cvw.config import seed_column
+
     return [
-        gxe.ExpectColumnValuesToBeInSet(column="event_type", value_set=EVENT_TYPES),
+        gxe.ExpectColumnValuesToBeInSet(column="event_type", value_set=seed_column("event_types", "event_type")),
         _between("days_until", 0, max(int(v["event_birthday_days"]), int(v["event_anniversary_days"]))),
         # reference_date <= D and previous_as_of_date < D: dbt tests (both columns may be all null)
         *_stamped(as_of),
@@ -338,15 +334,18 @@ def suite_campaign_audience(as_of: date, v: dict) -> list:
     (data-tests/events/), these check every row's own columns."""
     import great_expectations.expectations as gxe
 
+    from cvw.audience import SUPPRESSION_RULES
+
+    reasons = list(SUPPRESSION_RULES)
     cap7, cap30 = int(v["contact_cap_7d"]), int(v["contact_cap_30d"])
     return [
         gxe.ExpectColumnValuesToNotBeNull(column="is_eligible"),
-        gxe.ExpectColumnValuesToBeInSet(column="suppression_reason", value_set=SUPPRESSION_REASONS),
+        gxe.ExpectColumnValuesToBeInSet(column="suppression_reason", value_set=reasons),
         # exactly one of eligible / suppressed: an eligible row has no reason, a suppressed one has one
         # (1/0: PostgreSQL and Spark hand booleans to GX as integers; pandas compares True == 1)
         gxe.ExpectColumnPairValuesToBeInSet(
             column_A="is_eligible", column_B="audience_status",
-            value_pairs_set=[(1, "eligible"), *((0, r) for r in SUPPRESSION_REASONS)],
+            value_pairs_set=[(1, "eligible"), *((0, r) for r in reasons)],
         ),
         _between("response_rate", 0, 1, strict_min=True, strict_max=True),
         _between("priority", 0),
@@ -544,12 +543,10 @@ def run_gate(
 def export_suites(out: Path = EXPECTATIONS_DIR, as_of: date = date(2000, 1, 1)) -> list[Path]:
     """Write every suite (for a fixed example as-of date, first publish, the vars of dbt_project.yml without
     CVW_DBT_VARS) to `expectations/<table>.json`."""
-    import yaml
-
-    from cvw.config import DBT_PROJECT_DIR
+    from cvw.config import project_vars
 
     _quiet_gx()
-    defaults = {**GATE_DEFAULTS, **(yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"] or {})}
+    defaults = {**GATE_DEFAULTS, **project_vars(with_overrides=False)}
     written = []
     out.mkdir(parents=True, exist_ok=True)
     for table in PUBLISHED_TABLES:

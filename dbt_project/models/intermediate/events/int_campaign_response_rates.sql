@@ -10,13 +10,12 @@ contacts as (
 
     select
         customers.customer_type,
-        event_types.event_type,
+        contacts.event_type,
         contacts.channel,
         case when contacts.responded then 1 else 0 end as responded
-    from {{ ref('fct_marketing_contacts') }} as contacts
-    inner join {{ ref('event_types') }} as event_types
-        on contacts.campaign_id like '%-' || event_types.campaign_code
+    from ({{ marketing_contacts_with_event_type() }}) as contacts
     inner join {{ ref('dim_customers') }} as customers on customers.customer_id = contacts.customer_id
+    where contacts.event_type is not null
 
 ),
 

@@ -12,10 +12,7 @@ customers as (
 
 baskets as (
 
-    -- int_customer_category_spend has one row per customer x category: no distinct needed
-    select customer_id, category
-    from {{ ref('int_customer_category_spend') }}
-    where orders_365d > 0
+    {{ customer_baskets() }}
 
 ),
 

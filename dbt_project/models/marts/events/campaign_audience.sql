@@ -24,7 +24,11 @@ events as (
 
 customers as (
 
-    select customer_id, clv_12m, profit_contribution_365d from {{ ref('customer_segments') }}
+    select
+        customer_id,
+        profit_contribution_365d,
+        case when clv_12m > 0 then clv_12m else 0 end as expected_value
+    from {{ ref('customer_segments') }}
 
 ),
 
@@ -43,13 +47,8 @@ channels as (
 
 contacts as (
 
-    select
-        contacts.customer_id,
-        contacts.contact_date,
-        event_types.event_type
-    from {{ ref('fct_marketing_contacts') }} as contacts
-    left join {{ ref('event_types') }} as event_types
-        on contacts.campaign_id like '%-' || event_types.campaign_code
+    select customer_id, contact_date, event_type
+    from ({{ marketing_contacts_with_event_type() }}) as contacts
 
 ),
 
@@ -119,7 +118,9 @@ scored as (
         best.response_rate,
         best.cell_contacts,
         best.cell_responses,
-        case when customers.clv_12m > 0 then customers.clv_12m else 0 end as expected_value,
+        customers.expected_value,
+        -- 0 without a channel: such a row is blocked (no_consent, phone_unprofitable) and never planned
+        coalesce(best.response_rate, 0) * customers.expected_value as priority,
         coalesce(consented.opted_in_channels, 0) as opted_in_channels,
         repeats.last_contact_date as last_contact_for_event,
         coalesce(contact_counts.contacts_7d, 0) as contacts_7d_before,
@@ -147,24 +148,19 @@ planned as (
 
     select
         scored.*,
-        coalesce(best_rate_priority, 0) as priority,
         case when blocked_reason is null then row_number() over (
             partition by customer_id, case when blocked_reason is null then 0 else 1 end
-            order by precedence, best_rate_priority desc, event_type
+            order by precedence, priority desc, event_type
         ) end as plan_rank
-    from (
-        select scored.*, response_rate * expected_value as best_rate_priority from scored
-    ) as scored
+    from scored
 
 ),
 
+{# the first reason that applies; none = eligible (past + plan_rank within both caps) #}
 decided as (
 
     select
         planned.*,
-        blocked_reason is null
-            and contacts_7d_before + plan_rank <= {{ var('contact_cap_7d', 1) }}
-            and contacts_30d_before + plan_rank <= {{ var('contact_cap_30d', 4) }} as eligible,
         case
             when blocked_reason is not null then blocked_reason
             when contacts_7d_before >= {{ var('contact_cap_7d', 1) }} then 'cap_7d'
@@ -201,12 +197,12 @@ final as (
         cast(contacts_7d_before as integer) as contacts_7d_before,
         cast(contacts_30d_before as integer) as contacts_30d_before,
         cast(last_contact_for_event as date) as last_contact_for_event,
-        cast(eligible as boolean) as is_eligible,
+        cast(reason is null as boolean) as is_eligible,
         cast(reason as {{ type_text() }}) as suppression_reason,
         cast(coalesce(reason, 'eligible') as {{ type_text() }}) as audience_status,
         -- contacts in the 7 / 30 days ending on D once this row is sent (past + plan so far); eligible rows only
-        cast(case when eligible then contacts_7d_before + plan_rank end as integer) as planned_contacts_7d,
-        cast(case when eligible then contacts_30d_before + plan_rank end as integer) as planned_contacts_30d,
+        cast(case when reason is null then contacts_7d_before + plan_rank end as integer) as planned_contacts_7d,
+        cast(case when reason is null then contacts_30d_before + plan_rank end as integer) as planned_contacts_30d,
         {{ as_of_date() }} as as_of_date
 
     from decided
