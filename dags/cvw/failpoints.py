@@ -13,8 +13,8 @@ import os
 import signal
 
 POINTS = (
-    "ingest.before_commit",  # rows of a group inserted into raw/quarantine/manifest, transaction open
-    "ingest.between_groups",  # one group committed, the next not started
+    "ingest.before_commit",  # every new file's rows, drift and manifest rows written, not yet committed
+    "ingest.between_groups",  # one group of files written (uncommitted), the next not started
     "clv.after_fit",  # model fitted, scores not written
     "gate.between_tables",  # the gate has validated some tables
     "publish.after_history_files",  # D's history Parquet file written, no published file references it

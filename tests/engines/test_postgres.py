@@ -183,7 +183,7 @@ def test_csv_edge_cases_offsets_quotes_and_bad_rows(pg_settings):
     )
     (landing / "order_lines" / "order_lines_2025-01-12.csv").write_text(
         "order_id,line_number,product_id,quantity,unit_price,discount_amount\n"
-        "q1,1,p1,1.0,1e2,\n"  # 2: DuckDB reads 1.0 as 1 and 1e2 as 100.00
+        "q1,1,p1,1.0,100.000,\n"  # 2: 1.0 is the whole number 1, 100.000 is exactly 100.00 (nothing rounded)
         "q1,2,p1,2,NaN,\n"  # 3: NaN is no money amount
         "q1,3,p1,2,5.00,99999999999999999999\n"  # 4: does not fit DECIMAL(18,2)
     )

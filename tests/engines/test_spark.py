@@ -324,18 +324,41 @@ def test_extra_columns_parquet_and_empty_files(spark_settings):
     ) == [(0, 0), (0, 0)]
 
 
+def _crash_before_the_manifest(m, sp) -> None:
+    """Make the next ingest die after raw and quarantine were written, before its manifest rows, as a killed
+    process would: without the cleanup a failing ingest does itself."""
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash after raw and quarantine were written")
+
+    m.setattr(sp.SparkIngest, "commit", crash)
+    m.setattr(sp, "recover", lambda spark: [])
+
+
+def test_a_failed_ingest_leaves_nothing_behind(spark_settings, monkeypatch):
+    """All or nothing (issue 14 C): an ingest that fails after writing rows removes them before it returns."""
+    from cvw.engines import spark as sp
+
+    s = spark_settings
+    _only(s, "orders")
+    with monkeypatch.context() as m:
+        m.setattr(sp.SparkIngest, "commit", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk full")))
+        with pytest.raises(RuntimeError, match="disk full"):
+            ingest_landing(s, run_id="failed-run")
+    engine = _engine(s)
+    assert engine.query("select count(*) from raw.orders") == [(0,)]
+    assert engine.query("select count(*) from quarantine.rows") == [(0,)]
+    assert engine.query("select count(*) from ingest.file_manifest") == [(0,)]
+
+
 def test_a_crash_before_the_manifest_is_repaired_by_the_next_ingest(spark_settings, monkeypatch):
     """Spark has no multi-table transaction: rows written without their manifest rows are removed again."""
     from cvw.engines import spark as sp
 
     s = spark_settings
     _only(s, "orders")
-
-    def crash(*args, **kwargs):
-        raise RuntimeError("simulated crash after raw and quarantine were written")
-
     with monkeypatch.context() as m:
-        m.setattr(sp, "_row_counts", crash)
+        _crash_before_the_manifest(m, sp)
         with pytest.raises(RuntimeError, match="simulated crash"):
             ingest_landing(s, run_id="crashed-run")
     engine = _engine(s)
@@ -362,7 +385,7 @@ def test_a_crash_in_a_rerun_of_the_same_run_id_keeps_the_rows_it_committed_befor
         ORDERS_HEADER + "o8,c2,2025-01-09 10:00:00,web,completed,\n"
     )
     with monkeypatch.context() as m:
-        m.setattr(sp, "_row_counts", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("simulated crash")))
+        _crash_before_the_manifest(m, sp)
         with pytest.raises(RuntimeError, match="simulated crash"):
             ingest_landing(s, run_id="same-run")
     engine = _engine(s)

@@ -1,16 +1,93 @@
-"""The engine interface. Implementations: duckdb.py (default), postgres.py, spark.py."""
+"""The engine interface and the steps every engine shares. Implementations: duckdb.py (default),
+postgres.py, spark.py.
+
+`Engine.ingest` is the template method of an ingest: discover and plan the landing files (cvw.landing),
+read each group of new files into Arrow batches (cvw.reader), type-check them in SQL (cvw.typecheck), write
+raw / quarantine / drift / manifest rows, check that every record of every file arrived, commit. An engine
+supplies an `IngestSession`: where the rows go and how the whole ingest becomes visible at once.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import time
 from abc import ABC, abstractmethod
-from datetime import date
+from collections.abc import Iterator
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from cvw import failpoints
+from cvw.landing import (
+    IngestResult,
+    LandingFile,
+    check_accounting,
+    discover,
+    drift_row,
+    file_warning,
+    finish,
+    groups_of,
+    manifest_row,
+    now_utc,
+    plan,
+)
+from cvw.reader import FileStats, field_name, file_batches
 from cvw.settings import Settings
+from cvw.typecheck import Field
 
 if TYPE_CHECKING:
-    from cvw.ingest import IngestResult
     from cvw.publish import PublishResult
+
+log = logging.getLogger(__name__)
+
+# per file: (rows written to raw, rows written to quarantine, what the file holds)
+GroupCounts = dict[str, tuple[int, int, FileStats]]
+
+
+def group_fields(group: list[LandingFile]) -> list[Field]:
+    """The stage column, stored column and contract type of every column of a group of files."""
+    f = group[0]
+    return [
+        Field(field_name(i), stored, f.entity.columns.get(c, "VARCHAR"))
+        for i, (c, stored) in enumerate(zip(f.columns, f.stored, strict=True))
+    ]
+
+
+def read_group(group: list[LandingFile]) -> tuple[Iterator, dict[str, FileStats]]:
+    """The Arrow batches of a group's files (read lazily, file by file) and the counts of each file, filled in
+    as the batches are consumed."""
+    stats: dict[str, FileStats] = {f.name: FileStats() for f in group}
+
+    def batches():
+        for f in group:
+            for batch, counts in file_batches(f.path, f.name, f.columns):
+                stats[f.name].add(counts)
+                yield batch
+
+    return batches(), stats
+
+
+class IngestSession(ABC):
+    """One ingest on one engine: whatever it writes becomes visible at `commit`, or never."""
+
+    warnings: list[str]  # what the engine found on the way (e.g. repairs), reported with the ingest
+
+    @abstractmethod
+    def known_files(self) -> dict[str, str]:
+        """Manifest file name -> sha256 of every file loaded before."""
+
+    @abstractmethod
+    def add_columns(self, entity: str, columns: list[str]) -> None:
+        """Add text columns (schema drift, safe names) to raw.<entity> if it lacks them."""
+
+    @abstractmethod
+    def load(self, group: list[LandingFile], fields: list[Field], loaded_at: datetime, run_id: str) -> GroupCounts:
+        """Read a group of new files (same entity and header), write good rows to raw.<entity> and bad ones to
+        quarantine.rows; per file the rows written to each and what the file holds."""
+
+    @abstractmethod
+    def commit(self, drift: list[dict], manifest: list[dict]) -> None:
+        """Write the drift and manifest rows and make everything of this ingest visible at once."""
 
 
 class Engine(ABC):
@@ -22,16 +99,64 @@ class Engine(ABC):
     def __init__(self, settings: Settings):
         self.settings = settings
 
+    # --- ingest ----------------------------------------------------------------------------------------
+
     @abstractmethod
-    def ingest(self, settings: Settings, run_id: str) -> IngestResult:
-        """Load new landing files into raw (+ quarantine, manifest, drift), same rules on every engine."""
+    def ingest_session(self, run_id: str) -> contextlib.AbstractContextManager[IngestSession]:
+        """An open ingest (connection, lock, transaction); leaving it without commit undoes what it wrote."""
+
+    def ingest(self, run_id: str) -> IngestResult:
+        """Load every new landing file: all of this ingest is committed, or none of it (SPEC §8)."""
+        started = time.monotonic()
+        result = IngestResult(run_id=run_id)
+        files, warnings = discover(self.settings)
+        result.warnings.extend(warnings)
+        with self.ingest_session(run_id) as session:
+            new, result.files_skipped = plan(session.known_files(), files, result.warnings)
+            loaded_at = now_utc()
+            manifest, drift = [], []
+            for f in new:
+                if not f.size:
+                    manifest.append(manifest_row(f, 0, 0, FileStats(), loaded_at, run_id))
+                    result.warnings.append(file_warning(f, 0, 0))
+            groups = groups_of(new)
+            for i, group in enumerate(groups, start=1):
+                entity = group[0].entity
+                log.info("ingest %d/%d: %s, %d %s file(s)", i, len(groups), entity.name, len(group),
+                         group[0].path.suffix.lower())
+                extras = [(c, s) for c, s in zip(group[0].columns, group[0].stored, strict=True)
+                          if c not in entity.columns]
+                if extras:
+                    session.add_columns(entity.name, [s for _, s in extras])
+                counts = session.load(group, group_fields(group), loaded_at, run_id)
+                for f in group:
+                    loaded, quarantined, stats = counts[f.name]
+                    check_accounting(f, stats, loaded, quarantined)
+                    manifest.append(manifest_row(f, loaded, quarantined, stats, loaded_at, run_id))
+                    result.add(entity.name, loaded, quarantined, stats.records)
+                    for column, stored in extras:
+                        drift.append(drift_row(f, column, stored, loaded_at, run_id))
+                        result.schema_drift.append(
+                            f"{f.name}: extra column {column}" + (f" (stored as {stored})" if stored != column else "")
+                        )
+                    warning = file_warning(f, loaded, quarantined)
+                    if warning:
+                        result.warnings.append(warning)
+                failpoints.hit("ingest.between_groups")
+            session.commit(drift, manifest)
+        result.warnings.extend(session.warnings)
+        result.files_loaded = len(new)
+        return finish(result, started)
+
+    # --- gate and publish ------------------------------------------------------------------------------
 
     @abstractmethod
     def gx_batch(
         self, context: Any, schema: str, table: str, columns: list[str] | None = None
     ) -> tuple[Any, dict, int]:
         """(GX batch definition, batch_parameters, row count) to validate `schema.table` with GX. `columns`: what
-        the suite reads (an engine that copies rows out of the database copies only those)."""
+        the suite reads (an engine that copies rows out of the database copies only those). Booleans are
+        handed to GX as 0/1 integers on every engine (PostgreSQL and Spark have no avg(boolean))."""
 
     @abstractmethod
     def publish(

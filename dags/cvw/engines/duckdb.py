@@ -1,32 +1,121 @@
 """DuckDB engine (default): a working warehouse file and a separate published file swapped atomically.
 
-See cvw.ingest (reject tables -> quarantine) and cvw.publish (file swap) for the mechanics.
+Ingest: the reader's Arrow batches of a group of files are staged in a temp table, type-checked in SQL
+(cvw.typecheck) and split into raw.<entity> and quarantine.rows, all in ONE transaction for the whole
+ingest (with the drift and manifest rows): a failure anywhere loads nothing. See cvw.publish for the file
+swap.
 """
 
 from __future__ import annotations
 
-from datetime import date
+import contextlib
+from collections.abc import Iterator
+from datetime import date, datetime
 from typing import Any
 
-from cvw import db
-from cvw.engines.base import Engine
-from cvw.settings import Settings
+from cvw import db, failpoints
+from cvw.engines.base import Engine, GroupCounts, IngestSession, read_group
+from cvw.landing import LINEAGE_COLUMNS, QUARANTINE_COLUMNS, LandingFile, schema_ddl
+from cvw.reader import batch_schema
+from cvw.typecheck import Dialect, Field, checked_select
+
+DIALECT = Dialect()
+
+
+def insert_rows(con, table: str, rows: list[dict]) -> None:
+    """Insert dicts (same keys) into `table` by column name; values travel as parameters, never as SQL."""
+    if not rows:
+        return
+    names = list(rows[0])
+    con.executemany(
+        f"insert into {table} ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
+        [[r[n] for n in names] for r in rows],
+    )
+
+
+class DuckDBIngest(IngestSession):
+    """An ingest on one open connection, inside one transaction."""
+
+    def __init__(self, con):
+        self.con = con
+        self.committed = False
+        self.warnings: list[str] = []
+
+    def known_files(self) -> dict[str, str]:
+        return dict(self.con.execute("select file_name, sha256 from ingest.file_manifest").fetchall())
+
+    def add_columns(self, entity: str, columns: list[str]) -> None:
+        for c in columns:
+            self.con.execute(f"alter table raw.{entity} add column if not exists {DIALECT.quote(c)} varchar")
+
+    def load(self, group: list[LandingFile], fields: list[Field], loaded_at: datetime, run_id: str) -> GroupCounts:
+        import pyarrow as pa
+
+        con, entity = self.con, group[0].entity.name
+        batches, stats = read_group(group)
+        con.register("cvw_stage_src", pa.RecordBatchReader.from_batches(batch_schema(len(fields)), batches))
+        try:
+            con.execute("create or replace temp table cvw_stage as select * from cvw_stage_src")
+        finally:
+            con.unregister("cvw_stage_src")
+        con.execute(f"create or replace temp table cvw_checked as {checked_select(DIALECT, 'cvw_stage', fields)}")
+        stored = ", ".join(DIALECT.quote(f.stored) for f in fields)
+        lineage = ", ".join(LINEAGE_COLUMNS)
+        [(to_raw,)] = con.execute(
+            f"insert into raw.{entity} ({stored}, {lineage}) "
+            f"select {stored}, _file, _line, ?::timestamp, ? from cvw_checked where _kind is null",
+            [loaded_at, run_id],
+        ).fetchall()
+        [(to_quarantine,)] = con.execute(
+            f"insert into quarantine.rows ({', '.join(QUARANTINE_COLUMNS)}) "
+            "select ?, _file, _line, _column, _kind, _reason, _raw_line, ?::timestamp, ? "
+            "from cvw_checked where _kind is not null",
+            [entity, loaded_at, run_id],
+        ).fetchall()
+        per_file = {
+            name: (int(good), int(bad))
+            for name, good, bad in con.execute(
+                "select _file, count(*) filter (where _kind is null), count(*) filter (where _kind is not null) "
+                "from cvw_checked group by _file"
+            ).fetchall()
+        }
+        con.execute("drop table cvw_stage")
+        con.execute("drop table cvw_checked")
+        if (to_raw, to_quarantine) != tuple(map(sum, zip(*per_file.values(), strict=True))) and per_file:
+            raise RuntimeError(f"ingest of {entity}: inserted rows differ from the checked rows")
+        return {f.name: (*per_file.get(f.name, (0, 0)), stats[f.name]) for f in group}
+
+    def commit(self, drift: list[dict], manifest: list[dict]) -> None:
+        insert_rows(self.con, "ingest.schema_drift", drift)
+        insert_rows(self.con, "ingest.file_manifest", manifest)
+        failpoints.hit("ingest.before_commit")
+        self.con.execute("commit")
+        self.committed = True
 
 
 class DuckDBEngine(Engine):
     name = "duckdb"
 
-    def ingest(self, settings: Settings, run_id: str):
-        from cvw.ingest import ingest_duckdb
-
-        return ingest_duckdb(settings, run_id)
+    @contextlib.contextmanager
+    def ingest_session(self, run_id: str) -> Iterator[DuckDBIngest]:
+        with db.connect(self.settings.warehouse) as con:
+            con.execute("set TimeZone = 'UTC'")  # timestamps with an offset or zone name convert to UTC
+            for statement in schema_ddl():
+                con.execute(statement)
+            con.execute("begin transaction")
+            session = DuckDBIngest(con)
+            try:
+                yield session
+            finally:
+                if not session.committed:
+                    con.execute("rollback")
 
     def gx_batch(
         self, context: Any, schema: str, table: str, columns: list[str] | None = None
     ) -> tuple[Any, dict, int]:
         """GX's SQL datasource does not work on DuckDB (PITFALLS 3): DuckDB -> Arrow -> pandas, with only the
-        columns the suite reads, decimals as doubles and text as Arrow-backed strings (an 8M-row table then
-        costs hundreds of MB, not GBs of Python objects)."""
+        columns the suite reads, decimals as doubles, booleans as 0/1 (as on every engine) and text as
+        Arrow-backed strings (an 8M-row table then costs hundreds of MB, not GBs of Python objects)."""
         import pandas as pd
         import pyarrow as pa
 
@@ -37,7 +126,8 @@ class DuckDBEngine(Engine):
             ).fetchall())
             names = [c for c in (columns or types) if c in types]
             select = ", ".join(
-                f'cast("{c}" as double) as "{c}"' if types[c].upper().startswith("DECIMAL") else f'"{c}"'
+                f'cast("{c}" as double) as "{c}"' if types[c].upper().startswith("DECIMAL")
+                else f'cast("{c}" as integer) as "{c}"' if types[c].upper() == "BOOLEAN" else f'"{c}"'
                 for c in names
             )
             arrow = con.sql(f"select {select} from {schema}.{table}").to_arrow_table()

@@ -5,17 +5,11 @@ Connection: CVW_PG_HOST, CVW_PG_PORT, CVW_PG_USER, CVW_PG_PASSWORD, CVW_PG_DATAB
 role with USAGE on `analytics` and SELECT on its tables only; give BI logins membership in it.
 `scripts/pg_local.sh` starts a local server for development.
 
-Ingest (same rules as DuckDB; file checks, manifest and lineage come from cvw.ingest):
-* Python reads each CSV as bytes, line by line: undecodable lines (and NUL bytes) are quarantined as
-  `bad_encoding`, records with the wrong number of fields as `wrong_column_count`; the csv module only
-  splits fields. The well-formed records go with `COPY ... FROM STDIN` into an all-text staging table.
-* Types are parsed in SQL: `ingest.cvw_try_cast_*` functions (PostgreSQL 15 has no pg_input_is_valid)
-  return NULL where a non-empty value does not convert; such rows go to quarantine as `bad_type` naming
-  the column; the rest is inserted into raw.<entity> with the contract types. Timestamps are read as
-  timestamptz in UTC, so an offset is converted. Empty CSV fields are NULL (as in DuckDB's reader).
-* Parquet files are read with pyarrow, turned into text and take the same staging + checked-cast path.
-* One transaction per group of files with one header: raw rows, quarantine rows, drift and manifest rows
-  commit together. An advisory lock serialises concurrent ingests.
+Ingest (the template method Engine.ingest; the same reader and type rules as every engine): the reader's
+Arrow batches of a group of files are COPYed (CSV) into a temp table of text columns, type-checked in SQL
+(cvw.typecheck with the `ingest.cvw_try_cast_*` functions below: PostgreSQL 15 has no try_cast) and split
+into raw.<entity> and quarantine.rows. The whole ingest is one transaction (drift and manifest rows
+included); an advisory lock serialises concurrent ingests.
 
 Publish (write-audit-publish, atomic for the whole set): the gated `marts` tables are copied into a new
 schema `analytics_next` with the carried-over `publish_log`, SELECT is granted to the reader role, then
@@ -35,20 +29,19 @@ PIPELINE_ROLE_SETTINGS); dbt's views-over-views otherwise get nested-loop plans 
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import logging
 import os
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
-from pathlib import Path
 from typing import Any
 
-from cvw.engines.base import Engine
+from cvw import failpoints
+from cvw.engines.base import Engine, IngestSession
 from cvw.settings import Settings
+from cvw.typecheck import Dialect, checked_select
 
 log = logging.getLogger(__name__)
 
@@ -63,25 +56,18 @@ PG_TYPES = {
     "TIMESTAMP": "timestamp",
     "DECIMAL(18,2)": "numeric(18,2)",
 }
-# contract type -> (checked-cast function, body of the function); each returns NULL where v does not convert
+# contract type -> (checked-cast function, body of the function); each returns NULL where v does not convert.
+# cvw.typecheck has already checked the value's shape (no rounding: `1.5` never reaches the integer cast)
 _DATE_PREFIX = r"^\s*[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}"
 _NUMBER = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
 TRY_CASTS = {
-    "INTEGER": ("cvw_try_cast_integer", "integer", f"""
+    "INTEGER": ("cvw_try_cast_integer", "integer", """
         begin return v::integer;
-        exception when others then
-            if v ~ '{_NUMBER}' then
-                begin return round(v::numeric)::integer; exception when others then return null; end;
-            end if;
-            return null;
+        exception when others then return null;
         end"""),
-    "BIGINT": ("cvw_try_cast_bigint", "bigint", f"""
+    "BIGINT": ("cvw_try_cast_bigint", "bigint", """
         begin return v::bigint;
-        exception when others then
-            if v ~ '{_NUMBER}' then
-                begin return round(v::numeric)::bigint; exception when others then return null; end;
-            end if;
-            return null;
+        exception when others then return null;
         end"""),
     "DECIMAL(18,2)": ("cvw_try_cast_numeric_18_2", "numeric", f"""
         begin
@@ -173,122 +159,103 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _copy_text(value: str | None) -> str:
-    """One field in COPY's text format."""
-    if value is None:
-        return "\\N"
-    return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r"))
+class PostgresDialect(Dialect):
+    """cvw.typecheck on PostgreSQL: `~` for the patterns, the checked-cast functions for the casts (a double
+    out of range raises in the cast, so the function's NULL already covers `1e400`)."""
+
+    name = "postgres"
+
+    def matches(self, expr: str, pattern: str) -> str:
+        return f"({expr} ~ {self.lit(pattern)})"
+
+    def cast(self, expr: str, contract_type: str) -> str:
+        return f"ingest.{TRY_CASTS[contract_type][0]}({expr})"
+
+    def finite(self, expr: str) -> str:
+        return "true"
 
 
-class _ChunkReader:
-    """A file-like object over an iterator of str chunks (COPY FROM STDIN streams it)."""
-
-    def __init__(self, chunks: Iterator[str]):
-        self._chunks = chunks
-        self._buf = ""
-
-    def read(self, size: int = -1) -> str:
-        while size < 0 or len(self._buf) < size:
-            try:
-                self._buf += next(self._chunks)
-            except StopIteration:
-                break
-        if size < 0:
-            out, self._buf = self._buf, ""
-        else:
-            out, self._buf = self._buf[:size], self._buf[size:]
-        return out
-
-    readline = read
+DIALECT = PostgresDialect()
 
 
-# --- CSV records -----------------------------------------------------------------------------------
+def _copy_csv(cur, table: str, batch) -> None:
+    """COPY one Arrow batch into `table` as CSV: a null is an unquoted empty field (NULL), text is quoted, a
+    double is written in its shortest round-trip form."""
+    import io
 
-def _physical_lines(path: Path, state: dict) -> Iterator[str]:
-    """Decoded lines of a CSV file after its header. Undecodable bytes are kept as surrogates and a NUL
-    byte is kept as is; both set state["bad"]. Every line handed to the csv module is also kept in
-    state["buf"], so the record it ends up in can be shown as it was."""
-    with path.open("rb") as fh:
-        fh.readline()  # the header: cvw.ingest.plan() already read it
-        for raw in fh:
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("utf-8", errors="surrogateescape")
-                state["bad"] = True
-            if "\x00" in text:
-                state["bad"] = True
-            state["buf"].append(text)
-            yield text
-
-
-def _has_bad_chars(text: str) -> bool:
-    return "\x00" in text or any("\udc80" <= ch <= "\udcff" for ch in text)
-
-
-def _printable(text: str) -> str:
-    """A raw line for quarantine.rows: invalid bytes shown as U+FFFD, NUL as U+FFFD, no line ending."""
-    fixed = text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
-    return fixed.replace("\x00", "\ufffd").rstrip("\r\n")
-
-
-def csv_records(path: Path, columns: list[str]) -> Iterator[tuple[int, list[str] | None, tuple | None, str]]:
-    """(line, fields, None, raw) for a well-formed record, (line, None, (column, error_type, message), raw)
-    for one that is not. `line` is the physical line a record starts on (header = 1), `raw` its text.
-    Empty lines are skipped, as DuckDB's reader does. Error types are DuckDB's reject types (mapped to the
-    quarantine kinds by cvw.ingest.REJECT_KIND_SQL).
-    """
-    state: dict = {"buf": [], "bad": False}
-    reader = csv.reader(_physical_lines(path, state), delimiter=",", quotechar='"', doublequote=True)
-    expected = len(columns)
-    line = 2  # where the next record starts
-    while True:
-        try:
-            fields = next(reader)
-            problem = None
-        except StopIteration:
-            return
-        except csv.Error as exc:  # e.g. a field larger than the csv module's limit
-            fields, problem = None, (None, "LINE SIZE OVER MAXIMUM", f"could not parse the record: {exc}")
-        text = "".join(state["buf"])
-        start, line = line, line + len(state["buf"])
-        bad_bytes, state["bad"] = state["bad"], False
-        state["buf"].clear()
-        raw = _printable(text) if bad_bytes else text.rstrip("\r\n")
-        if problem is None and not fields:
-            continue
-        if problem is None and bad_bytes:
-            column = next((c for c, f in zip(columns, fields, strict=False) if _has_bad_chars(f)), None)
-            where = f' in column "{column}"' if column else ""
-            problem = (
-                column, "INVALID ENCODING",
-                f"Invalid unicode (byte sequence mismatch){where}: the line is not valid UTF-8 or holds a "
-                "NUL byte",
-            )
-        if problem is None and len(fields) != expected:
-            kind = "TOO MANY COLUMNS" if len(fields) > expected else "MISSING COLUMNS"
-            problem = (None, kind, f"Expected Number of Columns: {expected} Found: {len(fields)}")
-        yield start, (None if problem else fields), problem, raw
-
-
-def parquet_records(path: Path) -> Iterator[list[str | None]]:
-    """Rows of a Parquet file as text (None = null); columns in file order."""
     import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+    import pyarrow.csv as pacsv
 
-    table = pq.read_table(path)
-    columns = []
-    for col in table.columns:
-        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-        try:
-            if pa.types.is_timestamp(col.type) and col.type.tz is not None:
-                col = pc.cast(col, pa.timestamp(col.type.unit, "UTC"))
-            columns.append(pc.cast(col, pa.string()).to_pylist())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            columns.append([None if v is None else str(v) for v in col.to_pylist()])
-    for i in range(table.num_rows):
-        yield [c[i] for c in columns]
+    sink = io.BytesIO()
+    pacsv.write_csv(pa.Table.from_batches([batch]), sink, pacsv.WriteOptions(include_header=False))
+    sink.seek(0)
+    cur.copy_expert(f"copy {table} from stdin with (format csv)", sink)
+
+
+class PostgresIngest(IngestSession):
+    """An ingest on one connection, inside one transaction, holding the ingest advisory lock."""
+
+    def __init__(self, con):
+        self.con = con
+        self.committed = False
+        self.warnings: list[str] = []
+
+    def known_files(self) -> dict[str, str]:
+        with self.con.cursor() as cur:
+            cur.execute("select file_name, sha256 from ingest.file_manifest")
+            return dict(cur.fetchall())
+
+    def add_columns(self, entity: str, columns: list[str]) -> None:
+        with self.con.cursor() as cur:
+            for c in columns:
+                cur.execute(f"alter table raw.{entity} add column if not exists {_ident(c)} varchar")
+
+    def load(self, group, fields, loaded_at, run_id):
+        from cvw.engines.base import read_group
+        from cvw.landing import LINEAGE_COLUMNS, QUARANTINE_COLUMNS
+
+        entity = group[0].entity.name
+        batches, stats = read_group(group)
+        meta = "_file text, _line bigint, _record text, _error_kind text, _error_column text, _error_reason text"
+        with self.con.cursor() as cur:
+            cur.execute(f"create temp table cvw_stage ({meta}, {', '.join(f'{_ident(f.stage)} text' for f in fields)})")
+            for batch in batches:
+                _copy_csv(cur, "cvw_stage", batch)
+            cur.execute(f"create temp table cvw_checked as {checked_select(DIALECT, 'cvw_stage', fields)}")
+            stored = ", ".join(_ident(f.stored) for f in fields)
+            cur.execute(
+                f"insert into raw.{entity} ({stored}, {', '.join(LINEAGE_COLUMNS)}) "
+                f"select {stored}, _file, _line, %s::timestamp, %s from cvw_checked where _kind is null "
+                "order by _file, _line",
+                [loaded_at, run_id],
+            )
+            cur.execute(
+                f"insert into quarantine.rows ({', '.join(QUARANTINE_COLUMNS)}) "
+                "select %s, _file, _line, _column, _kind, _reason, _raw_line, %s::timestamp, %s "
+                "from cvw_checked where _kind is not null order by _file, _line",
+                [entity, loaded_at, run_id],
+            )
+            cur.execute(
+                "select _file, count(*) filter (where _kind is null), count(*) filter (where _kind is not null) "
+                "from cvw_checked group by _file"
+            )
+            per_file = {name: (int(good), int(bad)) for name, good, bad in cur.fetchall()}
+            cur.execute("drop table cvw_stage")
+            cur.execute("drop table cvw_checked")
+        return {f.name: (*per_file.get(f.name, (0, 0)), stats[f.name]) for f in group}
+
+    def commit(self, drift: list[dict], manifest: list[dict]) -> None:
+        from psycopg2.extras import execute_values
+
+        with self.con.cursor() as cur:
+            for table, rows in (("ingest.schema_drift", drift), ("ingest.file_manifest", manifest)):
+                if rows:
+                    names = list(rows[0])
+                    execute_values(cur, f"insert into {table} ({', '.join(names)}) values %s",
+                                   [[r[n] for n in names] for r in rows])
+        failpoints.hit("ingest.before_commit")
+        self.con.commit()
+        self.committed = True
 
 
 class PostgresEngine(Engine):
@@ -343,8 +310,8 @@ class PostgresEngine(Engine):
     # --- ingest -----------------------------------------------------------------------------------
 
     def ensure_schema(self, cur) -> None:
-        """The tables of cvw.ingest.ensure_schema (same names and columns) plus the checked casts."""
-        from cvw.ingest import schema_ddl
+        """The tables of cvw.landing.schema_ddl (same names and columns as DuckDB) plus the checked casts."""
+        from cvw.landing import schema_ddl
 
         for statement in schema_ddl(pg_type):
             cur.execute(statement)
@@ -358,185 +325,23 @@ class PostgresEngine(Engine):
                 f"language plpgsql stable parallel safe as $cvw$ {body} $cvw$"
             )
 
-    def ingest(self, settings: Settings, run_id: str):
-        from cvw.ingest import IngestResult, discover, finish, plan
-
-        started = time.monotonic()
-        result = IngestResult(run_id=run_id)
-        files, warnings = discover(settings)
-        result.warnings.extend(warnings)
+    @contextlib.contextmanager
+    def ingest_session(self, run_id: str) -> Iterator[PostgresIngest]:
         with self.connect() as con:
             with con.cursor() as cur:
                 cur.execute("select pg_advisory_lock(%s)", [INGEST_LOCK])
+                self.ensure_schema(cur)
+            con.commit()
+            session = PostgresIngest(con)
             try:
-                with con.cursor() as cur:
-                    self.ensure_schema(cur)
-                    con.commit()
-                    cur.execute("select file_name, sha256 from ingest.file_manifest")
-                    known = dict(cur.fetchall())
-                con.commit()
-                new, result.files_skipped = plan(known, files, result.warnings)
-                loaded_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-                groups = defaultdict(list)
-                for f in new:
-                    if f.size == 0:
-                        self._empty_file(con, f, run_id, loaded_at, result)
-                    else:
-                        groups[(f.entity.name, f.path.suffix.lower(), tuple(f.columns))].append(f)
-                for i, ((entity, suffix, _), group) in enumerate(sorted(groups.items()), start=1):
-                    log.info("ingest %d/%d: %s, %d %s file(s)", i, len(groups), entity, len(group), suffix)
-                    self._load_group(con, group, run_id, loaded_at, result)
+                yield session
             finally:
                 with contextlib.suppress(Exception):  # a lost connection releases the lock anyway
-                    con.rollback()
+                    if not session.committed:
+                        con.rollback()
                     with con.cursor() as cur:
                         cur.execute("select pg_advisory_unlock(%s)", [INGEST_LOCK])
                     con.commit()
-        return finish(result, started)
-
-    @staticmethod
-    def _empty_file(con, f, run_id: str, loaded_at: datetime, result) -> None:
-        with con.cursor() as cur:
-            cur.execute(
-                "insert into ingest.file_manifest values (%s, %s, %s, 0, 0, 0, '{}', '{}', %s, %s)",
-                [f.name, f.entity.name, f.sha256, loaded_at, run_id],
-            )
-        con.commit()
-        result.files_loaded += 1
-        result.warnings.append(f"{f.name}: empty file (0 bytes), recorded with 0 rows")
-
-    def _load_group(self, con, files: list, run_id: str, loaded_at: datetime, result) -> None:
-        """Load files with one header into raw, quarantine, drift and manifest, in one transaction."""
-        from psycopg2.extras import execute_values
-
-        from cvw.ingest import REJECT_KIND_SQL
-
-        entity = files[0].entity
-        columns = list(files[0].columns)
-        is_parquet = files[0].path.suffix.lower() == ".parquet"
-        typed = {  # columns checked by a cvw_try_cast_* function; VARCHAR and extra columns stay text
-            c: t.upper() for c in columns if (t := entity.columns.get(c, "VARCHAR")).upper() in TRY_CASTS
-        }
-        python_bad: list[tuple] = []  # (_f, line, column, error_type, message, raw)
-
-        def rows() -> Iterator[str]:
-            batch = []
-            for idx, f in enumerate(files):
-                if is_parquet:
-                    records = (
-                        (n + 2, fields, None, None) for n, fields in enumerate(parquet_records(f.path))
-                    )
-                else:
-                    records = csv_records(f.path, columns)
-                for line, fields, problem, raw in records:
-                    if is_parquet and any(v is not None and "\x00" in v for v in fields):
-                        column = next(c for c, v in zip(columns, fields, strict=False) if v and "\x00" in v)
-                        raw = _printable(",".join(v or "" for v in fields))
-                        problem = (column, "INVALID ENCODING", f'NUL byte in column "{column}"')
-                    if problem is not None:
-                        python_bad.append((idx, line, *problem, raw))
-                        continue
-                    if not is_parquet:
-                        fields = [v if v != "" else None for v in fields]  # empty CSV field = NULL
-                    values = "\t".join(_copy_text(v) for v in fields)
-                    batch.append(f"{idx}\t{line}\t{_copy_text(raw)}\t{values}\n")
-                    if len(batch) >= 2000:
-                        yield "".join(batch)
-                        batch = []
-            if batch:
-                yield "".join(batch)
-
-        stage_cols = ", ".join(f"{_ident(c)} text" for c in columns)
-        try:
-            with con.cursor() as cur:
-                cur.execute(
-                    f"create temp table _stg (_f integer, _ln bigint, _raw text, {stage_cols}) on commit drop"
-                )
-                cur.copy_expert("copy _stg from stdin (format text)", _ChunkReader(rows()))
-                cur.execute("create temp table _files (_f integer primary key, rel text) on commit drop")
-                execute_values(cur, "insert into _files values %s", list(enumerate(f.name for f in files)))
-                checks = "".join(
-                    f", ingest.{TRY_CASTS[t][0]}(s.{_ident(c)}) as {_ident('_t_' + c)}"
-                    for c, t in typed.items()
-                )
-                cur.execute(f"create temp table _chk on commit drop as select s.* {checks} from _stg s")
-                bad_cond = " or ".join(
-                    f"({_ident(c)} is not null and {_ident('_t_' + c)} is null)" for c in typed
-                ) or "false"
-                cur.execute(
-                    "create temp table _bad (_f integer, line bigint, column_name text, error_type text, "
-                    "error_message text, csv_line text) on commit drop"
-                )
-                if python_bad:
-                    execute_values(cur, "insert into _bad values %s", python_bad)
-                for c, t in typed.items():
-                    cur.execute(
-                        f"""
-                        insert into _bad
-                        select _f, _ln, %s, 'CAST',
-                               format('Error when converting column "%%s". '
-                                      'Could not convert string "%%s" to ''%%s''', %s, {_ident(c)}, %s),
-                               _raw
-                        from _chk where {_ident(c)} is not null and {_ident('_t_' + c)} is null
-                        """,
-                        [c, c, t],
-                    )
-                for f in files:
-                    for col in f.extra_columns:
-                        cur.execute(
-                            f"alter table {entity.raw_table} add column if not exists {_ident(col)} varchar"
-                        )
-                        cur.execute(
-                            "insert into ingest.schema_drift values (%s, %s, %s, 'extra_column', %s, %s)",
-                            [entity.name, f.name, col, loaded_at, run_id],
-                        )
-                        result.schema_drift.append(f"{f.name}: extra column {col}")
-                values = ", ".join(_ident("_t_" + c) if c in typed else f"c.{_ident(c)}" for c in columns)
-                lineage = ["_source_file", "_line_number", "_loaded_at", "_ingest_run_id"]
-                target = ", ".join([_ident(c) for c in columns] + lineage)
-                cur.execute(
-                    f"""
-                    insert into {entity.raw_table} ({target})
-                    select {values}, n.rel, c._ln, %s::timestamp, %s
-                    from _chk c join _files n using (_f)
-                    where not ({bad_cond})
-                    order by c._f, c._ln
-                    """,
-                    [loaded_at, run_id],
-                )
-                cur.execute(
-                    f"""
-                    insert into quarantine.rows
-                    select %s, n.rel, b.line, b.column_name, {REJECT_KIND_SQL}, b.error_message, b.csv_line,
-                           %s, %s
-                    from _bad b join _files n using (_f)
-                    order by b._f, b.line
-                    """,
-                    [entity.name, loaded_at, run_id],
-                )
-                cur.execute(f"select _f, count(*) from _chk where not ({bad_cond}) group by _f")
-                counts = dict(cur.fetchall())
-                cur.execute("select _f, count(distinct line) from _bad group by _f")
-                bad_counts = dict(cur.fetchall())
-                execute_values(
-                    cur,
-                    "insert into ingest.file_manifest values %s",
-                    [
-                        (f.name, entity.name, f.sha256, f.size, counts.get(i, 0), bad_counts.get(i, 0),
-                         list(f.columns), list(f.extra_columns), loaded_at, run_id)
-                        for i, f in enumerate(files)
-                    ],
-                    template="(%s, %s, %s, %s, %s, %s, %s::varchar[], %s::varchar[], %s, %s)",
-                )
-            con.commit()
-        except Exception:
-            con.rollback()
-            raise
-        result.files_loaded += len(files)
-        result.rows_loaded[entity.name] = result.rows_loaded.get(entity.name, 0) + sum(counts.values())
-        result.rows_quarantined[entity.name] = (
-            result.rows_quarantined.get(entity.name, 0) + sum(bad_counts.values())
-        )
 
     # --- gate -------------------------------------------------------------------------------------
 
@@ -605,17 +410,8 @@ class PostgresEngine(Engine):
 
     @staticmethod
     def _copy_batch(con, schema: str, name: str, batch) -> None:
-        """COPY one Arrow batch in as CSV (Arrow writes the shortest round-trip form of a double; null as empty)."""
-        import io
-
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        sink = io.BytesIO()
-        pacsv.write_csv(pa.Table.from_batches([batch]), sink)
-        sink.seek(0)
         with con.cursor() as cur:
-            cur.copy_expert(f"copy {_ident(schema)}.{_ident(name)} from stdin with (format csv, header true)", sink)
+            _copy_csv(cur, f"{_ident(schema)}.{_ident(name)}", batch)
 
     def write_arrow(self, table: Any, schema: str, name: str) -> None:
         columns = tuple((f.name, _arrow_to_contract(f.type)) for f in table.schema)

@@ -10,24 +10,19 @@ Session
     pool for warehouse writers already serialises them). `close()` keeps the session (dbt and the gate reuse
     it); `stop_session()` stops it.
 
-Ingest (same rules, same tables and columns as the DuckDB engine; see cvw.ingest)
-    `discover()` / `plan()` do the file checks (manifest idempotency, changed file, missing column). CSV:
-    Python workers (mapInArrow over the file list) split each file into records and number them by file line
-    (header = 1; a record whose quotes are open continues on the next line and keeps its first line number;
-    blank lines are skipped); bytes that are not UTF-8 make the record `bad_encoding` (its raw_line shows them
-    as U+FFFD). Spark's own CSV parser (`from_csv`, PERMISSIVE mode with `columnNameOfCorruptRecord`, all
-    columns read as strings) splits the fields; a row with the wrong number of fields is `wrong_column_count`;
-    contract types are then enforced with `try_cast`, and the first column that does not convert makes the row
-    `bad_type` (naming the column). Parquet: Spark's reader with `_metadata.row_index` (line = row index + 2,
-    as on DuckDB) and the same checked casts. Raw tables are Parquet tables `raw.<entity>` with the contract
-    types (DECIMAL(18,2), TIMESTAMP in UTC, DOUBLE, INT, BOOLEAN, DATE, STRING) and the lineage columns,
-    partitioned by `_ingest_run_id`; `quarantine.rows` and `ingest.schema_drift` are partitioned by
-    `ingest_run_id`.
+Ingest (the template method Engine.ingest: the same reader and type rules as every engine)
+    The files of a group are read on the executors: `mapInArrow` over the file list runs cvw.reader there
+    (records numbered by their line in the file, Parquet by row) and sends each file's counts back with the
+    rows; the type checks of cvw.typecheck run in Spark SQL. Raw tables are Parquet tables `raw.<entity>`
+    with the contract types (DECIMAL(18,2), TIMESTAMP in UTC, DOUBLE, INT, BOOLEAN, DATE, STRING) and the
+    lineage columns, partitioned by `_ingest_run_id`; `quarantine.rows` and `ingest.schema_drift` are
+    partitioned by `ingest_run_id`.
 
     Spark has no multi-table transaction. The order of writes is: `ingest.runs` `started`; raw rows (and drift
     rows) per file group; the quarantine rows of all groups; LAST the `ingest.file_manifest` rows of all new
     files in one insert (the commit point: a file is loaded iff it has a manifest row); then `ingest.runs`
-    `finished`. Before loading, every ingest looks for partitions of runs whose latest status is `started` (a
+    `finished`; an ingest that fails removes what it wrote at once. Before loading, every ingest looks for
+    partitions of runs whose latest status is `started` (a
     crash) and removes from them the rows of files that have no manifest row for that run (the partition is
     rebuilt from its committed rows, or dropped when nothing in it is committed; see `recover`), then records
     the run as `recovered`; those files are then simply loaded again. A column added for schema drift by a
@@ -63,6 +58,7 @@ Publish (write-audit-publish without multi-table transactions)
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -73,17 +69,18 @@ import time
 import uuid
 import warnings
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cvw.engines.base import Engine
+from cvw import failpoints
+from cvw.engines.base import Engine, IngestSession
 from cvw.settings import Settings
+from cvw.typecheck import Dialect, checked_select
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-    from cvw.ingest import IngestResult, LandingFile
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +91,7 @@ DATABASES = (
 )
 HISTORY_DB = "analytics_history"  # published history: one partition per as-of date, behind analytics views
 VERSION_DB = re.compile(r"^analytics_\d{14}_[0-9a-f]{6}$")
-CORRUPT = "_cvw_corrupt"
-_SPARK_TYPES = {"VARCHAR": "STRING", "INTEGER": "INT", "TIMESTAMPTZ": "TIMESTAMP"}
+_SPARK_TYPES = {"VARCHAR": "STRING", "INTEGER": "INT", "TIMESTAMPTZ": "TIMESTAMP", "VARCHAR[]": "ARRAY<STRING>"}
 _PANDAS_WARNING = "PySpark does not yet fully support pandas"
 _LOG4J = """\
 rootLogger.level = error
@@ -264,255 +260,98 @@ def _ts(value: datetime) -> str:
     return f"timestamp {_lit(value.strftime('%Y-%m-%d %H:%M:%S.%f'))}"
 
 
-# --- ingest: reading -----------------------------------------------------------------------------------
+# --- ingest: reading (on the executors) ----------------------------------------------------------------
 
 
-def _inside_quotes(line: bytes, in_quotes: bool) -> bool:
-    """Whether a CSV record is still inside a quoted field after this physical line (RFC 4180: a field
-    is quoted when it starts with a quote, `""` inside it is a quote; a quote elsewhere is a character)."""
-    if b'"' not in line:
-        return in_quotes
-    field_start, i, n = not in_quotes, 0, len(line)
-    while i < n:
-        c = line[i]
-        if in_quotes:
-            if c == 0x22:
-                if i + 1 < n and line[i + 1] == 0x22:
-                    i += 2
-                    continue
-                in_quotes = False
-        elif c == 0x22 and field_start:
-            in_quotes = True
-        field_start = not in_quotes and c == 0x2C
-        i += 1
-    return in_quotes
+class SparkDialect(Dialect):
+    """cvw.typecheck on Spark: backtick quoting, backslash-escaped literals, `rlike`, `try_cast`."""
+
+    name = "spark"
+    text_type = "string"
+
+    def quote(self, name: str) -> str:
+        return _q(name)
+
+    def lit(self, text: str) -> str:
+        return _lit(text)
+
+    def matches(self, expr: str, pattern: str) -> str:
+        return f"({expr} rlike {self.lit(pattern)})"
+
+    def cast(self, expr: str, contract_type: str) -> str:
+        return f"try_cast({expr} as {spark_type(contract_type)})"
+
+    def finite(self, expr: str) -> str:
+        return f"(not isnan({expr}) and abs({expr}) < cast('Infinity' as double))"
 
 
-def _records(fh):
-    """(line number, bytes) of each CSV record after the header, in file order.
-
-    A record with an open quoted field continues on the next line (a line break inside quotes) and keeps
-    the number of its first line. Blank lines are skipped. A quote that is never closed takes the rest of
-    the file into one (quarantined) record.
-    """
-    buf, start, in_quotes = None, 0, False
-    for number, raw in enumerate(fh, start=1):
-        if number == 1:
-            continue
-        if buf is None:
-            buf, start = raw, number
-        else:
-            buf += raw
-        in_quotes = _inside_quotes(raw, in_quotes)
-        if in_quotes:
-            continue
-        record, buf = buf.rstrip(b"\r\n"), None
-        if record.strip():
-            yield start, record
-    if buf is not None and buf.strip():
-        yield start, buf.rstrip(b"\r\n")
+DIALECT = SparkDialect()
+STATS_KIND = "_file_stats"  # a row of the read that carries a file's counts, not a record
 
 
-def read_csv_records(batches):
-    """mapInArrow function: rows (rel, path) of landing files -> one row per CSV record with its line."""
+def read_landing_files(batches):
+    """mapInArrow function (runs on the executors): rows (rel, path, columns as JSON) of landing files -> the
+    cvw.reader batches of those files, plus one row per file with its counts (`_line` -1, `_error_kind`
+    STATS_KIND, `_error_reason` "lines blank records")."""
+    import json as json_
+
     import pyarrow as pa
 
-    schema = pa.schema(
-        [
-            ("_file", pa.string()),
-            ("_line", pa.int64()),
-            ("_record", pa.string()),
-            ("_bad_encoding", pa.bool_()),
-        ]
-    )
+    from cvw.reader import batch_schema, file_batches
 
-    def flush(out):
-        return pa.RecordBatch.from_pydict(out, schema=schema)
-
-    for batch in batches:
-        for rel, path in zip(batch.column("rel").to_pylist(), batch.column("path").to_pylist(), strict=True):
-            out = {"_file": [], "_line": [], "_record": [], "_bad_encoding": []}
-            with open(path, "rb") as fh:
-                for line, record in _records(fh):
-                    try:
-                        text, bad = record.decode("utf-8"), False
-                    except UnicodeDecodeError:
-                        text, bad = record.decode("utf-8", errors="replace"), True
-                    out["_file"].append(rel)
-                    out["_line"].append(line)
-                    out["_record"].append(text)
-                    out["_bad_encoding"].append(bad)
-                    if len(out["_line"]) >= 50_000:
-                        yield flush(out)
-                        out = {k: [] for k in out}
-            if out["_line"]:
-                yield flush(out)
-
-
-def _typed_columns(entity, columns: list[str]) -> dict[str, str]:
-    """File column -> Spark type (contract type, STRING for extra columns)."""
-    return {c: spark_type(entity.columns.get(c, "VARCHAR")) for c in columns}
-
-
-def _bad_value(col: str, typ: str) -> str:
-    return f"({_q(col)} is not null and try_cast({_q(col)} as {typ}) is null)"
-
-
-def _classify_sql(view: str, entity, columns: list[str], is_csv: bool) -> str:
-    """SQL over `view` (_file, _line, _record, _bad_encoding, [corrupt], file columns) adding the
-    quarantine kind, column and reason (null for good rows) and the columns cast to their types."""
-    types = _typed_columns(entity, columns)
-    checked = [(c, t) for c, t in types.items() if t != "STRING"]
-    kind, col, reason = [], [], []
-    if is_csv:
-        fffd = [f"when {_q(c)} like '%\ufffd%' then {_lit(c)}" for c in columns]
-        kind.append("when _bad_encoding then 'bad_encoding'")
-        col.append(
-            "when _bad_encoding then case " + " ".join(fffd) + " end"
-            if fffd
-            else "when _bad_encoding then null"
-        )
-        reason.append(
-            "when _bad_encoding then 'Invalid UTF-8 byte sequence (shown as U+FFFD in raw_line): "
-            "the file is not UTF-8 encoded'"
-        )
-        # fields outside quotes = separators outside quotes + 1
-        unquoted = 'regexp_replace(_record, \'"([^"]|"")*"\', \'\')'
-        found = f"length({unquoted}) - length(replace({unquoted}, ',', '')) + 1"
-        kind.append(f"when {CORRUPT} is not null then 'wrong_column_count'")
-        col.append(f"when {CORRUPT} is not null then null")
-        reason.append(
-            f"when {CORRUPT} is not null then concat('Expected Number of Columns: {len(columns)} Found: ', "
-            f"cast({found} as string))"
-        )
-    for c, t in checked:
-        kind.append(f"when {_bad_value(c, t)} then 'bad_type'")
-        col.append(f"when {_bad_value(c, t)} then {_lit(c)}")
-        reason.append(
-            f'when {_bad_value(c, t)} then concat(\'Error when converting column "{c}". Could not convert '
-            f"string \"', cast({_q(c)} as string), '\" to \\'{t}\\'')"
-        )
-
-    def case(parts):
-        return ("case " + " ".join(parts) + " end") if parts else "cast(null as string)"
-
-    values = ", ".join(
-        f"try_cast({_q(c)} as {t}) as {_q(c)}" if t != "STRING" else f"cast({_q(c)} as string) as {_q(c)}"
-        for c, t in types.items()
-    )
-    record = "_record" if is_csv else "cast(null as string)"
-    return (
-        f"select _file, _line, {record} as _record, {case(kind)} as _kind, {case(col)} as _column, "
-        f"{case(reason)} as _reason, {values} from {view}"
-    )
-
-
-def _csv_lines(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
-    """Every record of every CSV file, numbered by file line (one Python pass, kept for the groups)."""
-    listing = spark.sparkContext.parallelize(
-        [(f.name, str(f.path)) for f in files],
-        max(1, min(len(files), spark.sparkContext.defaultParallelism * 2)),
-    )
-    paths = spark.createDataFrame(listing, "rel string, path string")
-    return paths.mapInArrow(
-        read_csv_records, "_file string, _line bigint, _record string, _bad_encoding boolean"
-    )
-
-
-def _scan_csv(spark: SparkSession, files: list[LandingFile], lines: DataFrame) -> DataFrame:
-    """Spark's CSV parser over the group's records (all strings + the corrupt-record column), classified."""
-    from pyspark.sql import functions as F
-
-    columns = files[0].columns
-    schema = ", ".join(f"{_q(c)} STRING" for c in columns) + f", {CORRUPT} STRING"
-    options = {
-        "mode": "PERMISSIVE",
-        "columnNameOfCorruptRecord": CORRUPT,
-        "sep": ",",
-        "quote": '"',
-        "escape": '"',
-    }
-    mine = lines.where(F.col("_file").isin([f.name for f in files]))
-    parsed = mine.select(
-        "_file", "_line", "_record", "_bad_encoding", F.from_csv("_record", schema, options).alias("_p")
-    ).select("_file", "_line", "_record", "_bad_encoding", "_p.*")
-    view = f"cvw_scan_{uuid.uuid4().hex[:8]}"
-    parsed.createOrReplaceTempView(view)
-    return spark.sql(_classify_sql(view, files[0].entity, columns, is_csv=True))
-
-
-def _scan_parquet(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
-    """One file at a time (files of a group share column names, not necessarily column types)."""
-    from pyspark.sql import functions as F
-
-    columns = files[0].columns
-    frames = []
-    for f in files:
-        df = spark.read.parquet(str(f.path))
-        by_lower = {name.lower(): name for name in df.columns}
-        src = df.select(
-            F.lit(f.name).alias("_file"),
-            (F.col("_metadata.row_index") + 2).alias("_line"),
-            *[F.col(_q(by_lower[c])).alias(c) for c in columns],
-        )
-        view = f"cvw_pq_{uuid.uuid4().hex[:8]}"
-        src.createOrReplaceTempView(view)
-        frames.append(spark.sql(_classify_sql(view, f.entity, columns, is_csv=False)))
-    out = frames[0]
-    for frame in frames[1:]:
-        out = out.unionByName(frame)
-    return out
+    for listing in batches:
+        for rel, path, columns in zip(*(listing.column(c).to_pylist() for c in ("rel", "path", "columns")),
+                                      strict=True):
+            columns = json_.loads(columns)
+            schema = batch_schema(len(columns))
+            out = pa.schema([f.with_type(pa.string()) if f.type == pa.large_string() else f for f in schema])
+            lines = blank = records = 0
+            for batch, stats in file_batches(Path(path), rel, columns):
+                lines, blank, records = lines + stats.lines, blank + stats.blank_lines, records + stats.records
+                if batch.num_rows:
+                    yield batch.cast(out)
+            counts = {name: [None] for name in out.names}
+            counts.update(_file=[rel], _line=[-1], _error_kind=[STATS_KIND],
+                          _error_reason=[f"{lines} {blank} {records}"])
+            yield pa.RecordBatch.from_pydict(counts, schema=out)
 
 
 # --- ingest: writing -----------------------------------------------------------------------------------
 
 
 def ensure_schema(spark: SparkSession) -> None:
-    """Create the raw, quarantine and ingest tables if missing (the DuckDB engine's names and types)."""
+    """Create the raw, quarantine and ingest tables if missing (cvw.landing's names and columns, Spark types),
+    and add the columns a newer release added to them."""
     from cvw.contract import ENTITIES
-    from cvw.ingest import LINEAGE_COLUMNS
+    from cvw.landing import ADDED_COLUMNS, BOOKKEEPING_TABLES, LINEAGE_COLUMNS
 
     for schema in ("raw", "quarantine", "ingest"):
         if not spark.catalog.databaseExists(schema):
             spark.sql(f"create database if not exists {schema}")
     existing = {
-        (r.namespace, r.tableName)
-        for db in ("raw", "quarantine", "ingest")
+        f"{r.namespace}.{r.tableName}" for db in ("raw", "quarantine", "ingest")
         for r in spark.sql(f"show tables in {db}").collect()
     }
+
+    def create(table: str, columns: dict[str, str], partition: str | None) -> None:
+        if table in existing:
+            return
+        ddl = ", ".join(f"{_q(name)} {spark_type(typ)}" for name, typ in columns.items())
+        by = f" partitioned by ({partition})" if partition else ""
+        spark.sql(f"create table if not exists {table} ({ddl}) using parquet{by}")
+
     for entity in ENTITIES.values():
-        if ("raw", entity.name) in existing:
-            continue
-        cols = {**entity.columns, **LINEAGE_COLUMNS}
-        ddl = ", ".join(f"{_q(name)} {spark_type(typ)}" for name, typ in cols.items())
-        spark.sql(
-            f"create table if not exists {entity.raw_table} ({ddl}) using parquet "
-            "partitioned by (_ingest_run_id)"
-        )
-    ddl = {
-        ("ingest", "file_manifest"): """
-            create table if not exists ingest.file_manifest (
-                file_name string, entity string, sha256 string, size_bytes bigint, rows_loaded bigint,
-                rows_quarantined bigint, columns array<string>, extra_columns array<string>,
-                loaded_at timestamp, ingest_run_id string
-            ) using parquet""",
-        ("quarantine", "rows"): """
-            create table if not exists quarantine.rows (
-                entity string, source_file string, line_number bigint, column_name string, error_kind string,
-                reason string, raw_line string, loaded_at timestamp, ingest_run_id string
-            ) using parquet partitioned by (ingest_run_id)""",
-        ("ingest", "schema_drift"): """
-            create table if not exists ingest.schema_drift (
-                entity string, source_file string, column_name string, kind string, detected_at timestamp,
-                ingest_run_id string
-            ) using parquet partitioned by (ingest_run_id)""",
-        ("ingest", "runs"): """
-            create table if not exists ingest.runs (ingest_run_id string, status string, at timestamp)
-            using parquet""",
-    }
-    for key, sql in ddl.items():
-        if key not in existing:
-            spark.sql(sql)
+        create(entity.raw_table, {**entity.columns, **LINEAGE_COLUMNS}, "_ingest_run_id")
+    create("ingest.file_manifest", BOOKKEEPING_TABLES["ingest.file_manifest"], None)
+    create("quarantine.rows", BOOKKEEPING_TABLES["quarantine.rows"], "ingest_run_id")
+    create("ingest.schema_drift", BOOKKEEPING_TABLES["ingest.schema_drift"], "ingest_run_id")
+    create("ingest.runs", {"ingest_run_id": "VARCHAR", "status": "VARCHAR", "at": "TIMESTAMP"}, None)
+    for table, added in ADDED_COLUMNS.items():
+        have = {c.lower() for c in spark.table(table).columns}
+        missing = [c for c in added if c not in have]
+        if missing:
+            cols = ", ".join(f"{c} {spark_type(BOOKKEEPING_TABLES[table][c])}" for c in missing)
+            spark.sql(f"alter table {table} add columns ({cols})")
 
 
 def _partitioned_tables() -> list[tuple[str, str, str]]:
@@ -602,172 +441,118 @@ def recover(spark: SparkSession) -> list[str]:
     return sorted(suspects)
 
 
-def _load_group(
-    spark: SparkSession,
-    files: list[LandingFile],
-    run_id: str,
-    loaded_at: datetime,
-    result: IngestResult,
-    lines: DataFrame | None,
-) -> str:
-    """Write a group of new files with one header to raw (drift columns added first); returns the SQL
-    selecting its quarantine rows (temp view `cvw_rows_*`, dropped by the caller)."""
-    from cvw.ingest import LINEAGE_COLUMNS
+class SparkIngest(IngestSession):
+    """An ingest without transactions: raw, quarantine and drift rows go into partitions of this run id, the
+    manifest rows LAST in one insert (the commit point: a file is loaded iff it has a manifest row), then
+    `ingest.runs` 'finished'. Leaving without commit removes what this run wrote (`recover`)."""
 
-    entity = files[0].entity
-    columns = files[0].columns
-    scanned = _scan_parquet(spark, files) if lines is None else _scan_csv(spark, files, lines)
-    view = f"cvw_rows_{uuid.uuid4().hex[:8]}"
-    scanned.createOrReplaceTempView(view)
-    # schema drift: extra columns are kept as strings
-    table_cols = [c.lower() for c in spark.table(entity.raw_table).columns]
-    drift = []
-    for f in files:
-        for col in f.extra_columns:
-            if col not in table_cols:
-                spark.sql(f"alter table {entity.raw_table} add columns ({_q(col)} string)")
-                table_cols = [c.lower() for c in spark.table(entity.raw_table).columns]
-            drift.append(
-                f"({_lit(entity.name)}, {_lit(f.name)}, {_lit(col)}, 'extra_column', {_ts(loaded_at)})"
-            )
-            result.schema_drift.append(f"{f.name}: extra column {col}")
-    select = []
-    for c in table_cols:
-        if c == "_ingest_run_id":
-            continue
-        if c in columns:
-            select.append(_q(c))
-        elif c == "_source_file":
-            select.append("_file")
-        elif c == "_line_number":
-            select.append("_line")
-        elif c == "_loaded_at":
-            select.append(_ts(loaded_at))
-        else:
-            typ = spark_type(entity.columns.get(c) or LINEAGE_COLUMNS.get(c) or "VARCHAR")
-            select.append(f"cast(null as {typ})")
-    run = _lit(run_id)
-    spark.sql(
-        f"insert into {entity.raw_table} partition (_ingest_run_id = {run}) "
-        f"select {', '.join(select)} from {view} where _kind is null"
-    )
-    if drift:
-        spark.sql(
-            f"insert into ingest.schema_drift partition (ingest_run_id = {run}) values {', '.join(drift)}"
-        )
-    result.files_loaded += len(files)
-    # the caller writes the quarantine rows of all groups in one insert
-    return (
-        f"select {_lit(entity.name)}, _file, _line, _column, _kind, _reason, _record, {_ts(loaded_at)} "
-        f"from {view} where _kind is not null"
-    )
+    def __init__(self, spark: SparkSession, run_id: str):
+        self.spark = spark
+        self.run_id = run_id
+        self.started = False
+        self.committed = False
+        self.warnings: list[str] = []
 
+    def known_files(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self.spark.sql("select file_name, sha256 from ingest.file_manifest").collect()}
 
-def _row_counts(spark: SparkSession, run_id: str, names: list[str]) -> dict[str, tuple[int, int]]:
-    """file -> (rows in raw, rows in quarantine) written by this run for these files (one query)."""
-    from cvw.contract import ENTITIES
+    def _start(self) -> None:
+        if not self.started:
+            self.spark.sql(f"insert into ingest.runs values ({_lit(self.run_id)}, 'started', current_timestamp())")
+            self.started = True
 
-    if not names:
-        return {}
-    view = f"cvw_files_{uuid.uuid4().hex[:8]}"
-    spark.createDataFrame([(n,) for n in names], "name string").createOrReplaceTempView(view)
-    run = _lit(run_id)
-    parts = [
-        f"select _source_file as f, 1 as good, 0 as bad from {e.raw_table} where _ingest_run_id = {run}"
-        for e in ENTITIES.values()
-    ] + [f"select source_file as f, 0 as good, 1 as bad from quarantine.rows where ingest_run_id = {run}"]
-    rows = spark.sql(
-        f"select f, sum(good), sum(bad) from ({' union all '.join(parts)}) u "
-        f"where f in (select name from {view}) group by f"
-    ).collect()
-    spark.catalog.dropTempView(view)
-    return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+    def add_columns(self, entity: str, columns: list[str]) -> None:
+        have = {c.lower() for c in self.spark.table(f"raw.{entity}").columns}
+        missing = [c for c in columns if c not in have]
+        if missing:
+            self.spark.sql(f"alter table raw.{entity} add columns ({', '.join(f'{_q(c)} string' for c in missing)})")
 
+    def load(self, group, fields, loaded_at, run_id):
+        from pyspark import StorageLevel
 
-_MANIFEST_SCHEMA = (
-    "file_name string, entity string, sha256 string, size_bytes bigint, rows_loaded bigint, "
-    "rows_quarantined bigint, columns array<string>, extra_columns array<string>, loaded_at timestamp, "
-    "ingest_run_id string"
-)
+        from cvw.landing import LINEAGE_COLUMNS
+        from cvw.reader import FileStats, batch_schema
 
-
-def ingest_spark(spark: SparkSession, settings: Settings, run_id: str) -> IngestResult:
-    """Load new landing files into Spark tables; same rules as DuckDB (see the module docstring).
-
-    Order of writes: `ingest.runs` 'started'; raw rows (and drift) of every group; the quarantine rows of
-    all groups; the manifest rows of all new files in one insert (the commit point); `ingest.runs`
-    'finished'. `recover()` first removes whatever an earlier crashed run wrote without reaching its
-    manifest insert.
-    """
-    from pyspark import StorageLevel
-
-    from cvw.ingest import IngestResult, discover, finish, plan
-
-    started = time.monotonic()
-    result = IngestResult(run_id=run_id)
-    files, warnings_ = discover(settings)
-    result.warnings.extend(warnings_)
-    ensure_schema(spark)
-    recovered = recover(spark)
-    if recovered:
-        result.warnings.append(f"removed uncommitted rows of unfinished ingest run(s) {', '.join(recovered)}")
-    known = {r[0]: r[1] for r in spark.sql("select file_name, sha256 from ingest.file_manifest").collect()}
-    new, result.files_skipped = plan(known, files, result.warnings)
-    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-    if new:
-        spark.sql(f"insert into ingest.runs values ({_lit(run_id)}, 'started', current_timestamp())")
-    groups: dict[tuple, list[LandingFile]] = defaultdict(list)
-    for f in new:
-        if f.size == 0:
-            result.files_loaded += 1
-            result.warnings.append(f"{f.name}: empty file (0 bytes), recorded with 0 rows")
-        else:
-            groups[(f.entity.name, f.path.suffix.lower(), tuple(f.columns))].append(f)
-    csv_files = [f for (_, suffix, _), group in groups.items() if suffix == ".csv" for f in group]
-    lines = _csv_lines(spark, csv_files).persist(StorageLevel.MEMORY_AND_DISK) if csv_files else None
-    quarantined = []
-    try:
-        for i, ((entity, suffix, _), group) in enumerate(sorted(groups.items()), start=1):
-            log.info("ingest %d/%d: %s, %d %s file(s)", i, len(groups), entity, len(group), suffix)
-            quarantined.append(
-                _load_group(spark, group, run_id, loaded_at, result, lines if suffix == ".csv" else None)
-            )
-        if quarantined:
+        self._start()
+        spark, entity = self.spark, group[0].entity
+        listing = spark.createDataFrame(
+            [(f.name, str(f.path), json.dumps(f.columns)) for f in group], "rel string, path string, columns string"
+        ).repartition(max(1, min(len(group), spark.sparkContext.defaultParallelism * 2)))
+        ddl = ", ".join(f"{_q(f.name)} {'bigint' if f.name == '_line' else 'string'}"
+                        for f in batch_schema(len(fields)))
+        read = listing.mapInArrow(read_landing_files, ddl).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            stats = {}
+            file_counts = read.where(f"_error_kind = {_lit(STATS_KIND)}").select("_file", "_error_reason")
+            for rel, counts in file_counts.collect():
+                lines, blank, records = (int(v) for v in counts.split())
+                stats[rel] = FileStats(lines, blank, records)
+            stage = f"cvw_stage_{uuid.uuid4().hex[:8]}"
+            read.where("_line >= 0").createOrReplaceTempView(stage)
+            checked = spark.sql(checked_select(DIALECT, stage, fields)).persist(StorageLevel.MEMORY_AND_DISK)
+            view = f"cvw_checked_{uuid.uuid4().hex[:8]}"
+            checked.createOrReplaceTempView(view)
+            stored = {f.stored for f in fields}
+            select = []
+            for c in spark.table(entity.raw_table).columns:
+                if c == "_ingest_run_id":
+                    continue
+                if c in stored:
+                    select.append(_q(c))
+                elif c == "_source_file":
+                    select.append("_file")
+                elif c == "_line_number":
+                    select.append("_line")
+                elif c == "_loaded_at":
+                    select.append(_ts(loaded_at))
+                else:
+                    typ = spark_type(entity.columns.get(c) or LINEAGE_COLUMNS.get(c) or "VARCHAR")
+                    select.append(f"cast(null as {typ})")
+            run = _lit(run_id)
             spark.sql(
-                f"insert into quarantine.rows partition (ingest_run_id = {_lit(run_id)}) "
-                + " union all ".join(quarantined)
+                f"insert into {entity.raw_table} partition (_ingest_run_id = {run}) "
+                f"select {', '.join(select)} from {view} where _kind is null"
             )
-    finally:
-        for name in [
-            t.name for t in spark.catalog.listTables() if t.isTemporary and t.name.startswith("cvw_")
-        ]:
-            spark.catalog.dropTempView(name)
-        if lines is not None:
-            lines.unpersist()
-    counts = _row_counts(spark, run_id, [f.name for f in new if f.size])
-    manifest = []
-    for f in new:
-        good, bad = counts.get(f.name, (0, 0))
-        manifest.append(
-            (
-                f.name,
-                f.entity.name,
-                f.sha256,
-                f.size,
-                good,
-                bad,
-                list(f.columns),
-                f.extra_columns,
-                loaded_at,
-                run_id,
+            spark.sql(
+                f"insert into quarantine.rows partition (ingest_run_id = {run}) "
+                f"select {_lit(entity.name)}, _file, _line, _column, _kind, _reason, _raw_line, {_ts(loaded_at)} "
+                f"from {view} where _kind is not null"
             )
-        )
-        result.rows_loaded[f.entity.name] = result.rows_loaded.get(f.entity.name, 0) + good
-        result.rows_quarantined[f.entity.name] = result.rows_quarantined.get(f.entity.name, 0) + bad
-    if manifest:
-        spark.createDataFrame(manifest, _MANIFEST_SCHEMA).write.insertInto("ingest.file_manifest")  # commit
-        spark.sql(f"insert into ingest.runs values ({_lit(run_id)}, 'finished', current_timestamp())")
-    return finish(result, started)
+            per_file = {
+                r[0]: (int(r[1]), int(r[2])) for r in spark.sql(
+                    f"select _file, count(*) filter (where _kind is null), count(*) filter (where _kind is not null) "
+                    f"from {view} group by _file"
+                ).collect()
+            }
+            checked.unpersist()
+            for name in (stage, view):
+                spark.catalog.dropTempView(name)
+        finally:
+            read.unpersist()
+        return {f.name: (*per_file.get(f.name, (0, 0)), stats.get(f.name, FileStats())) for f in group}
+
+    def commit(self, drift: list[dict], manifest: list[dict]) -> None:
+        from cvw.landing import DRIFT_COLUMNS, MANIFEST_COLUMNS
+
+        spark, run = self.spark, _lit(self.run_id)
+        if drift:
+            names = [c for c in DRIFT_COLUMNS if c != "ingest_run_id"]
+            frame = spark.createDataFrame([[r[c] for c in names] for r in drift],
+                                          ", ".join(f"{c} {spark_type(DRIFT_COLUMNS[c])}" for c in names))
+            view = f"cvw_drift_{uuid.uuid4().hex[:8]}"
+            frame.createOrReplaceTempView(view)
+            table_cols = [c for c in spark.table("ingest.schema_drift").columns if c != "ingest_run_id"]
+            spark.sql(f"insert into ingest.schema_drift partition (ingest_run_id = {run}) "
+                      f"select {', '.join(table_cols)} from {view}")
+            spark.catalog.dropTempView(view)
+        if manifest:
+            self._start()
+            schema = ", ".join(f"{c} {spark_type(t)}" for c, t in MANIFEST_COLUMNS.items())
+            frame = spark.createDataFrame([[r[c] for c in MANIFEST_COLUMNS] for r in manifest], schema)
+            frame.select(*spark.table("ingest.file_manifest").columns).write.insertInto("ingest.file_manifest")
+            failpoints.hit("ingest.before_commit")
+            spark.sql(f"insert into ingest.runs values ({run}, 'finished', current_timestamp())")
+        self.committed = True
 
 
 def _collect(df: DataFrame) -> list[tuple]:
@@ -806,8 +591,22 @@ class SparkEngine(Engine):
         super().__init__(settings)
         self.spark = get_session(settings)
 
-    def ingest(self, settings: Settings, run_id: str):
-        return ingest_spark(self.spark, settings, run_id)
+    @contextlib.contextmanager
+    def ingest_session(self, run_id: str) -> Iterator[SparkIngest]:
+        """Recover what crashed runs left, then one ingest; a failure removes what this run wrote."""
+        ensure_schema(self.spark)
+        recovered = recover(self.spark)
+        session = SparkIngest(self.spark, run_id)
+        if recovered:
+            session.warnings.append(f"removed uncommitted rows of unfinished ingest run(s) {', '.join(recovered)}")
+        try:
+            yield session
+        finally:
+            for name in [t.name for t in self.spark.catalog.listTables()
+                         if t.isTemporary and t.name.startswith("cvw_")]:
+                self.spark.catalog.dropTempView(name)
+            if session.started and not session.committed:
+                recover(self.spark)
 
     def gx_batch(
         self, context: Any, schema: str, table: str, columns: list[str] | None = None

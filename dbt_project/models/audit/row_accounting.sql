@@ -1,11 +1,13 @@
-{# Row accounting per entity (SPEC §8): file rows = accepted + quarantined + rejected. #}
+{# Row accounting per entity (SPEC §8): file rows = accepted + quarantined + rejected. The file rows are the
+   records counted from the files' bytes by the reader (file_records), not what a parser returned; files loaded
+   before that count existed fall back to rows loaded + quarantined. #}
 with
 
 manifest as (
 
     select
         entity,
-        sum(rows_loaded + rows_quarantined) as file_rows,
+        sum(coalesce(file_records, rows_loaded + rows_quarantined)) as file_rows,
         sum(rows_quarantined) as quarantined_rows
 
     from {{ source('ingest', 'file_manifest') }}
