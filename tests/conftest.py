@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -39,6 +41,62 @@ def workspace(tmp_path):
     """A fresh CVW_HOME with a copy of the landing_small fixture as its landing folder."""
     shutil.copytree(LANDING_SMALL, tmp_path / "landing", ignore=shutil.ignore_patterns("README.md"))
     return make_settings(tmp_path)
+
+
+# the engines every shared behaviour is tested on; the server engines carry their markers
+ENGINES = [
+    pytest.param("duckdb", id="duckdb"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    pytest.param("spark", id="spark", marks=pytest.mark.spark),
+]
+_ENGINE_FIXTURE = {"duckdb": "workspace", "postgres": "pg_settings", "spark": "spark_settings"}
+
+
+@pytest.fixture(params=ENGINES)
+def engine_settings(request):
+    """Settings on an empty warehouse of each engine (DuckDB, PostgreSQL, Spark) with a copy of landing_small
+    as landing: for the behaviours every engine must share."""
+    return request.getfixturevalue(_ENGINE_FIXTURE[request.param])
+
+
+@contextlib.contextmanager
+def engine_workspace(request, engine: str, home: Path) -> Iterator:
+    """Settings for `engine` with `home/landing` as landing (filled by the caller), for module-scoped
+    fixtures: a new database on the test PostgreSQL server, or the test Spark session's cleaned warehouse.
+    The environment is set for the duration of the block."""
+    from cvw import settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("CVW_LANDING_DIR", "CVW_WAREHOUSE", "CVW_PUBLISH_DIR", "CVW_REPORTS_DIR"):
+            mp.delenv(var, raising=False)
+        mp.setenv("CVW_TARGET", engine)
+        if engine == "postgres":
+            server = request.getfixturevalue("pg_server")
+            dbname = server.create_database()
+            for key, value in server.env(dbname).items():
+                mp.setenv(key, value)
+            try:
+                yield settings.load(home=home, landing_dir=home / "landing", target="postgres")
+            finally:
+                with contextlib.suppress(Exception):
+                    server.drop_database(dbname)
+        elif engine == "spark":
+            from tests.engines.spark_session import spark_workspace
+
+            yield spark_workspace(request.getfixturevalue("spark_session"), home / "landing", copy_landing=False)
+        else:
+            yield make_settings(home)
+
+
+def engine_query(settings, sql: str) -> list[tuple]:
+    """Rows of `sql` on the warehouse of `settings.target` (portable SQL only)."""
+    from cvw.engines import get_engine
+
+    engine = get_engine(settings)
+    try:
+        return engine.query(sql)
+    finally:
+        engine.close()
 
 
 @pytest.fixture(scope="session")

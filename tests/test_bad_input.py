@@ -51,7 +51,11 @@ CORPUS: dict[str, bytes] = {
     "orders/orders_2025-01-03_unknown_customer.csv": (ORDERS + "uc1,c404,2025-01-03 10:00:00,web,completed,\n").encode(),
     "order_lines/order_lines_2025-01-03_unknown_product.csv": (LINES + "o4,5,p999,1,5.00,\n").encode(),
     "orders/orders_2025-01-03_duplicate_key.csv": (
-        ORDERS + "o2,c2,2025-01-01 11:00:00,sales_rep,cancelled,2025-01-03 08:00:00\n"  # o2 again, now cancelled
+        ORDERS + "o3,c3,2025-01-01 12:00:00,store,completed,\n"  # o3 again, same version (no updated_at)
+    ).encode(),
+    # a correction: o2 re-sent cancelled, with a later updated_at (a new version, in force from then on)
+    "orders/orders_2025-01-03_correction.csv": (
+        ORDERS + "o2,c2,2025-01-01 11:00:00,sales_rep,cancelled,2025-01-03 08:00:00\n"
     ).encode(),
     "orders/orders_2025-01-03_future.csv": (ORDERS + "fu1,c1,2025-02-15 10:00:00,web,completed,\n").encode(),
     # o4 line 1 is 4 x p2 at 5.00 = 20.00
@@ -217,8 +221,20 @@ def test_unknown_product_is_rejected(corpus):
 @pytest.mark.dbt
 def test_duplicate_key_is_rejected_and_the_first_copy_wins(corpus):
     s, _, _ = corpus
-    assert rejected(s, "orders/orders_2025-01-03_duplicate_key.csv") == [(2, "o2", "duplicate_key")]
-    assert query(s.warehouse, "select status from marts.fct_orders where order_id = 'o2'") == [("completed",)]
+    assert rejected(s, "orders/orders_2025-01-03_duplicate_key.csv") == [(2, "o3", "duplicate_key")]
+    assert query(s.warehouse, "select status from marts.fct_orders where order_id = 'o3'") == [("cancelled",)]
+
+
+@pytest.mark.dbt
+def test_a_correction_with_a_later_updated_at_is_in_force_from_then_on(corpus):
+    """An order re-sent cancelled with a later updated_at is the order as of that date (earlier dates keep the
+    first version: dbt unit tests of int_orders_as_of); the superseded version stays in raw, accepted."""
+    s, _, _ = corpus
+    assert rejected(s, "orders/orders_2025-01-03_correction.csv") == []
+    assert query(s.warehouse, "select status from marts.fct_orders where order_id = 'o2'") == [("cancelled",)]
+    assert query(s.warehouse, "select status, rejection_reason from intermediate.int_crm__orders_validated "
+                 "where order_id = 'o2' order by _loaded_at, _source_file") == [
+        ("completed", None), ("cancelled", None)]
 
 
 @pytest.mark.dbt
@@ -342,7 +358,7 @@ def test_row_accounting_balances_for_the_whole_corpus(corpus):
     }
     assert all(r[-1] for r in rows.values()), rows
     # landing_small's own counts (tests/expected_small.py) + the corpus files
-    assert rows["orders"] == (10 + 11, 5 + 6, 2 + 2, 3 + 3, True)
+    assert rows["orders"] == (10 + 12, 5 + 7, 2 + 2, 3 + 3, True)
     assert rows["order_lines"] == (10 + 10, 6, 1 + 5, 3 + 5, True)
     assert rows["returns"] == (2 + 3, 1, 0 + 2, 1 + 1, True)
     assert rows["customers"] == (6 + 2, 5 + 1, 1 + 1, 0, True)

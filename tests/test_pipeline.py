@@ -31,6 +31,13 @@ def test_published_tables_and_row_counts(small_run):
     assert log == [(SMALL_AS_OF, True, "passed", sum(PUBLISHED.values()))]
 
 
+def test_duplicates_in_new_files_are_reported_with_the_run(small_run):
+    """landing_small re-sends o1 and its line 1 unchanged: the run names them (a correction needs a later
+    updated_at), in the log and in the run summary stored with the publish."""
+    _, summary = small_run
+    assert summary["accounting"]["duplicate_rows_in_new_files"] == {"order_lines": 1, "orders": 1}
+
+
 def test_row_accounting_balances_for_every_bad_row_kind(small_run):
     s, _ = small_run
     acc = {

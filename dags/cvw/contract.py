@@ -16,7 +16,9 @@ class Entity:
     """One landing entity: a folder of CSV/Parquet files and the raw table it loads into."""
 
     name: str
-    key: tuple[str, ...]  # a row's identity in raw; a second row with the same key is a duplicate
+    # a row's identity in raw; a second row with the same key is a duplicate. An entity whose key ends with
+    # `updated_at` keeps versions: the one in force on D is the latest updated on or before D
+    key: tuple[str, ...]
     columns: dict[str, str]  # column -> DuckDB type, in file order
     required: frozenset[str]
     ts_column: str | None = None  # the column that dates a row (point-in-time filters, "future" rule)
@@ -81,7 +83,7 @@ ENTITIES: dict[str, Entity] = {
         ),
         _entity(
             "orders",
-            ["order_id"],
+            ["order_id", "updated_at"],  # a correction is a new version: the same order_id, a later updated_at
             {
                 "order_id": "VARCHAR",
                 "customer_id": "VARCHAR",

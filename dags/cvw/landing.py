@@ -476,6 +476,19 @@ def file_warning(f: LandingFile, loaded: int, quarantined: int) -> str | None:
     return None
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: for a long message (a Spark worker's traceback) its last `...Error: ...`
+    line, which names what went wrong."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    if len(lines) > 1:
+        named = [line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception)\b", line)]
+        if named:
+            return named[-1]
+    return lines[0] if len(lines) == 1 else f"{lines[0]} … {lines[-1]}"
+
+
 def new_ingest_run_id() -> str:
     return f"ingest_{datetime.now(timezone.utc):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
 

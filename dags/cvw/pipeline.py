@@ -109,9 +109,11 @@ def step_publish(settings: Settings, as_of: date, run_id: str, gate: dict, run_s
     }
 
 
-def accounting(settings: Settings) -> dict:
+def accounting(settings: Settings, ingest_run_id: str | None = None) -> dict:
     """Row accounting of the data as of the last build (audit.row_accounting): loaded = accepted +
-    quarantined + rejected, summed over the entities."""
+    quarantined + rejected, summed over the entities. With the run's ingest id: the rows of its new files
+    rejected as duplicate_key, per entity, each logged as a warning (a correction needs a later updated_at)."""
+    from cvw.contract import ENTITIES
     from cvw.engines import get_engine
 
     engine = get_engine(settings)
@@ -120,10 +122,26 @@ def accounting(settings: Settings) -> dict:
             "select sum(file_rows), sum(accepted_rows), sum(quarantined_rows), sum(rejected_rows), "
             "bool_and(balanced) from audit.row_accounting"
         )[0]
+        duplicates = engine.query(
+            "select m.ingest_run_id, r.entity, count(*) from audit.rejected_rows r "
+            "join ingest.file_manifest m on m.file_name = r.source_file "
+            "where r.rejection_reason = 'duplicate_key' group by 1, 2"
+        ) if ingest_run_id else []
     finally:
         engine.close()
     keys = ("rows_loaded", "rows_accepted", "rows_quarantined", "rows_rejected")
-    return {**{k: int(v or 0) for k, v in zip(keys, row[:4], strict=True)}, "balanced": bool(row[4])}
+    out = {**{k: int(v or 0) for k, v in zip(keys, row[:4], strict=True)}, "balanced": bool(row[4])}
+    new = {entity: int(n) for run, entity, n in sorted(duplicates) if run == ingest_run_id}
+    for entity, n in new.items():
+        key = ", ".join(ENTITIES[entity].key)
+        log.warning(
+            "%s: %d row(s) of this run's new files rejected as duplicate_key: a row with the same %s was loaded "
+            "before (see audit.rejected_rows). A correction is delivered with a later updated_at%s.",
+            entity, n, key, "" if "updated_at" in ENTITIES[entity].key else f" ({entity} keeps no versions)",
+        )
+    if new:
+        out["duplicate_rows_in_new_files"] = new
+    return out
 
 
 def run_summary(summary: dict) -> dict:
@@ -156,7 +174,9 @@ def run_summary(summary: dict) -> dict:
 def step_publish_run(settings: Settings, as_of: date, run_id: str, steps: dict, started: float | None = None) -> dict:
     """Publish after a passed gate, with the run summary (row accounting, gate, seconds per stage) stored in
     publish_log and logged. `steps`: the summaries of ingest, build, clv, build_value and gate."""
-    summary = {"as_of_date": as_of.isoformat(), "run_id": run_id, **steps, "accounting": accounting(settings)}
+    ingest_run_id = (steps.get("ingest") or {}).get("run_id")
+    summary = {"as_of_date": as_of.isoformat(), "run_id": run_id, **steps,
+               "accounting": accounting(settings, ingest_run_id)}
     summary["publish"] = step_publish(settings, as_of, run_id, steps["gate"], run_summary=run_summary(summary))
     summary["summary"] = run_summary(summary)
     if started is not None:

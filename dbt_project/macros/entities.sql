@@ -3,7 +3,7 @@
     {{ return({
         'customers': ['customer_id', 'updated_at'],
         'products': ['product_id'],
-        'orders': ['order_id'],
+        'orders': ['order_id', 'updated_at'],
         'order_lines': ['order_id', 'line_number'],
         'returns': ['return_id'],
         'service_interactions': ['interaction_id'],

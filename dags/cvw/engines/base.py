@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from cvw import failpoints
 from cvw.landing import (
+    IngestError,
     IngestResult,
     LandingFile,
     check_accounting,
@@ -29,6 +30,7 @@ from cvw.landing import (
     groups_of,
     manifest_row,
     now_utc,
+    one_line,
     plan,
 )
 from cvw.reader import FileStats, field_name, file_batches
@@ -128,7 +130,16 @@ class Engine(ABC):
                           if c not in entity.columns]
                 if extras:
                     session.add_columns(entity.name, [s for _, s in extras])
-                counts = session.load(group, group_fields(group), loaded_at, run_id)
+                try:
+                    counts = session.load(group, group_fields(group), loaded_at, run_id)
+                except IngestError:
+                    raise
+                except Exception as exc:  # a file gone or unreadable mid-run: nothing of this ingest stays
+                    raise IngestError(
+                        f"ingest stopped, nothing was loaded: reading the {entity.name} files "
+                        f"{', '.join(f.name for f in group[:3])}{' …' if len(group) > 3 else ''} failed: "
+                        f"{one_line(exc)}"
+                    ) from exc
                 for f in group:
                     loaded, quarantined, stats = counts[f.name]
                     check_accounting(f, stats, loaded, quarantined)

@@ -8,7 +8,7 @@ order_lines as (
 
 accepted_orders as (
 
-    select order_id as accepted_order_id
+    select distinct order_id as accepted_order_id
     from {{ ref('int_crm__orders_validated') }}
     where rejection_reason is null
 

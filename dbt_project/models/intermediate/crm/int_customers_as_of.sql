@@ -16,9 +16,7 @@ orders as (
         customer_id,
         min(order_ts) as first_order_ts
 
-    from {{ ref('int_crm__orders_validated') }}
-    where rejection_reason is null
-        and {{ on_or_before_as_of('order_ts') }}
+    from {{ ref('int_orders_as_of') }}
     group by 1
 
 ),

@@ -2,9 +2,7 @@ with
 
 orders as (
 
-    select * from {{ ref('int_crm__orders_validated') }}
-    where rejection_reason is null
-        and {{ on_or_before_as_of('order_ts') }}
+    select * from {{ ref('int_orders_as_of') }}
 
 ),
 
