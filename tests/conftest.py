@@ -25,9 +25,19 @@ os.environ.setdefault("AIRFLOW_HOME", str(_airflow_home))
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-# landing_small has a handful of customers: too few to fit the CLV models. Tests publish it without CLV;
-# test_scoring checks that the default (clv_fit_required: true) fails loudly on such data.
-os.environ.setdefault("CVW_DBT_VARS", '{"clv_fit_required": false}')
+
+# Tests run the product's defaults. landing_small has four customers, too few to fit the CLV models, so the
+# fixtures that build it (and only those) publish without CLV; test_scoring checks that the default
+# (clv_fit_required: true) fails loudly on such data.
+TINY_VARS = '{"clv_fit_required": false}'
+
+
+@contextlib.contextmanager
+def tiny_data() -> Iterator[None]:
+    """CVW_DBT_VARS for landing_small (see TINY_VARS) for the duration of the block."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CVW_DBT_VARS", TINY_VARS)
+        yield
 
 
 def make_settings(home: Path, landing: Path | None = None):
@@ -37,8 +47,9 @@ def make_settings(home: Path, landing: Path | None = None):
 
 
 @pytest.fixture
-def workspace(tmp_path):
-    """A fresh CVW_HOME with a copy of the landing_small fixture as its landing folder."""
+def workspace(tmp_path, monkeypatch):
+    """A fresh CVW_HOME with a copy of the landing_small fixture as its landing folder (and TINY_VARS)."""
+    monkeypatch.setenv("CVW_DBT_VARS", TINY_VARS)
     shutil.copytree(LANDING_SMALL, tmp_path / "landing", ignore=shutil.ignore_patterns("README.md"))
     return make_settings(tmp_path)
 
@@ -107,7 +118,8 @@ def small_run(tmp_path_factory):
     home = tmp_path_factory.mktemp("small_run")
     shutil.copytree(LANDING_SMALL, home / "landing", ignore=shutil.ignore_patterns("README.md"))
     s = make_settings(home)
-    summary = run(s, SMALL_AS_OF)
+    with tiny_data():
+        summary = run(s, SMALL_AS_OF)
     return s, summary
 
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 import pytest
 from cvw.ingest import IngestError, ingest_landing
 
-from tests.conftest import LANDING_SMALL, SMALL_AS_OF, make_settings, query
+from tests.conftest import LANDING_SMALL, SMALL_AS_OF, make_settings, query, tiny_data
 
 pytestmark = pytest.mark.integration
 
@@ -111,7 +111,8 @@ def corpus(tmp_path_factory):
     first = step_ingest(s, "corpus-1")
     shutil.copy(s.landing_dir / RESENT[1], s.landing_dir / RESENT[0])
     second = step_ingest(s, "corpus-2")
-    step_build(s, SMALL_AS_OF)
+    with tiny_data():
+        step_build(s, SMALL_AS_OF)
     return s, first, second
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from cvw.failpoints import POINTS
 
-from tests.conftest import landing_until, make_settings, published_checksums, query
+from tests.conftest import TINY_VARS, landing_until, make_settings, published_checksums, query
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 
@@ -31,7 +31,8 @@ def cvw(home: Path, *args: str, failpoint: str | None = None, kill_on: str | Non
         kill_delay: float = 0.0) -> tuple[int, str]:
     """Run `cvw <args>` in its own process group; with `kill_on`, SIGKILL the group `kill_delay` seconds
     after a log line containing `kill_on`. Returns (return code, combined output)."""
-    env = {**os.environ, "CVW_HOME": str(home), "CVW_LANDING_DIR": str(home / "landing")}
+    env = {**os.environ, "CVW_HOME": str(home), "CVW_LANDING_DIR": str(home / "landing"),
+           "CVW_DBT_VARS": TINY_VARS}  # landing_small
     env.pop("CVW_FAILPOINT", None)
     if failpoint:
         env["CVW_FAILPOINT"] = failpoint

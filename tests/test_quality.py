@@ -41,3 +41,24 @@ def test_point_in_time_bound_uses_the_as_of_date():
     ]
     # GX parses the ISO strings into dates
     assert bounds == [{"column": "order_date", "min_value": date(2024, 12, 31), "max_value": date(2025, 1, 3)}]
+
+
+def test_a_check_that_raises_says_so_with_the_exception():
+    """A check GX could not evaluate (here: a column that is not there; on PostgreSQL/Spark it was a boolean
+    compared with an integer) is reported with its exception, not as 'failed on None row(s)'."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    import pandas as pd
+    from cvw.quality import CheckResult, _raised
+
+    ctx = gx.get_context(mode="ephemeral")
+    batch = ctx.data_sources.add_pandas("p").add_dataframe_asset("t").add_batch_definition_whole_dataframe("w")
+    result = batch.get_batch(batch_parameters={"dataframe": pd.DataFrame({"converged": [1]})}).validate(
+        gxe.ExpectColumnValuesToBeInSet(column="convergd", value_set=[1])
+    )
+    error = _raised(result.exception_info)
+    assert error and "convergd" in error
+    check = CheckResult("clv_model_fit", "expect_column_values_to_be_in_set", {"column": "convergd"}, False,
+                        error=error)
+    assert check.describe().startswith("clv_model_fit: expect_column_values_to_be_in_set(column=convergd) raised an "
+                                       "exception: ") and "None row" not in check.describe()

@@ -9,9 +9,15 @@ from datetime import date, timedelta
 import pytest
 from cvw.pipeline import BackfillFailed, backfill, run
 
-from tests.conftest import landing_until, make_settings, published_checksums, query
+from tests.conftest import TINY_VARS, landing_until, make_settings, published_checksums, query
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def _landing_small_vars(monkeypatch):
+    """Every test here builds landing_small (too few customers to fit CLV)."""
+    monkeypatch.setenv("CVW_DBT_VARS", TINY_VARS)
 
 DATES = [date(2025, 1, 2), date(2025, 1, 3), date(2025, 1, 4)]
 

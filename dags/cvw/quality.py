@@ -68,6 +68,14 @@ class CheckResult:
     success: bool
     unexpected_count: int | None = None
     sample: list = field(default_factory=list)
+    error: str | None = None  # the check could not be evaluated: the exception it raised
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.kwargs.items() if k != "result_format")
+        if self.error:
+            return f"{self.table}: {self.check}({args}) raised an exception: {self.error}"
+        sample = self.sample[:5] if isinstance(self.sample, list) else self.sample  # observed value, or None
+        return f"{self.table}: {self.check}({args}) failed on {self.unexpected_count} row(s); sample: {sample}"
 
 
 @dataclass
@@ -97,12 +105,18 @@ class GateResult:
     def failure_message(self) -> str:
         lines = [f"quality gate failed for as_of_date {self.as_of}; nothing was published:"]
         for c in self.failed:
-            args = ", ".join(f"{k}={v}" for k, v in c.kwargs.items() if k != "result_format")
-            sample = c.sample[:5] if isinstance(c.sample, list) else c.sample  # observed value, or None
-            lines.append(f"  {c.table}: {c.check}({args}) failed on {c.unexpected_count} row(s); "
-                         f"sample: {sample}")
+            lines.append(f"  {c.describe()}")
         lines.append(f"Report: {self.report}  Data Docs: {self.data_docs}")
         return "\n".join(lines)
+
+
+def _raised(info) -> str | None:
+    """The exception a GX check raised (GX 1.x keeps it in exception_info, flat or per metric), one line."""
+    if not info:
+        return None
+    found = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    messages = [" ".join(str(i.get("exception_message") or "").split()) for i in found if i.get("raised_exception")]
+    return "; ".join(m[:500] for m in messages if m) or None
 
 
 def gate_vars() -> dict:
@@ -263,7 +277,8 @@ def suite_clv_model_fit(as_of: date, v: dict) -> list:
 
     checks = [_between("value", 0, strict_min=True), gxe.ExpectTableRowCountToEqual(value=7), *_stamped(as_of)]
     if str(v.get("clv_fit_required", True)).lower() not in ("false", "0", "no"):
-        checks.append(_in_set("converged", [True]))  # a fit that did not converge blocks the publish
+        # a fit that did not converge blocks the publish (booleans reach GX as 1/0 on every engine)
+        checks.append(_in_set("converged", [1]))
     return checks
 
 
@@ -342,7 +357,7 @@ def suite_campaign_audience(as_of: date, v: dict) -> list:
         gxe.ExpectColumnValuesToNotBeNull(column="is_eligible"),
         gxe.ExpectColumnValuesToBeInSet(column="suppression_reason", value_set=reasons),
         # exactly one of eligible / suppressed: an eligible row has no reason, a suppressed one has one
-        # (1/0: PostgreSQL and Spark hand booleans to GX as integers; pandas compares True == 1)
+        # (1/0: every engine hands booleans to GX as integers, see Engine.gx_batch)
         gxe.ExpectColumnPairValuesToBeInSet(
             column_A="is_eligible", column_B="audience_status",
             value_pairs_set=[(1, "eligible"), *((0, r) for r in reasons)],
@@ -514,6 +529,7 @@ def run_gate(
                         unexpected_count=res.get("unexpected_count"),
                         sample=_as_jsonable((res.get("unexpected_index_list") or [])[:5]
                                             or res.get("observed_value")),
+                        error=_raised(r.exception_info),
                     )
                 )
         log.info("gate %s: %d rows, %s", table, rows,

@@ -202,9 +202,12 @@ def pg_workspace(home: Path, server: PgServer, dbname: str):
 @pytest.fixture
 def pg_settings(tmp_path, pg_server, monkeypatch):
     """A fresh database on the test server, CVW_PG_* set for it, and postgres settings in tmp_path."""
+    from tests.conftest import TINY_VARS
+
     dbname = pg_server.create_database()
     for key, value in pg_server.env(dbname).items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("CVW_DBT_VARS", TINY_VARS)  # landing_small
     yield pg_workspace(tmp_path, pg_server, dbname)
     try:
         pg_server.drop_database(dbname)

@@ -81,5 +81,8 @@ def spark_settings(tmp_path, spark_session, monkeypatch):
     """Settings (target spark, the session's home) on an empty warehouse; landing: a copy of landing_small."""
     for var in ("CVW_LANDING_DIR", "CVW_WAREHOUSE", "CVW_PUBLISH_DIR", "CVW_REPORTS_DIR"):
         monkeypatch.delenv(var, raising=False)
+    from tests.conftest import TINY_VARS
+
     monkeypatch.setenv("CVW_TARGET", "spark")
+    monkeypatch.setenv("CVW_DBT_VARS", TINY_VARS)  # landing_small
     return spark_workspace(spark_session, tmp_path / "landing")

@@ -14,7 +14,7 @@ from cvw.ingest import IngestError, ingest_landing
 from cvw.pipeline import run, step_gate
 from cvw.quality import PUBLISHED_TABLES, GateFailed
 
-from tests.conftest import SMALL_AS_OF
+from tests.conftest import SMALL_AS_OF, TINY_VARS
 from tests.engines.pg_server import pg_workspace
 from tests.expected_small import ACCOUNTING, PUBLISHED, REJECTED, REJECTED_SQL
 
@@ -38,6 +38,12 @@ def _checksums(engine: PostgresEngine) -> dict:
     }
 
 
+@pytest.fixture(autouse=True)
+def _landing_small_vars(monkeypatch):
+    """Every test here builds landing_small (too few customers to fit CLV)."""
+    monkeypatch.setenv("CVW_DBT_VARS", TINY_VARS)
+
+
 # --- one published run of landing_small, shared by the read-only tests; copies for the others -------
 
 @pytest.fixture(scope="module")
@@ -48,6 +54,7 @@ def pg_small(pg_server, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         for k, v in env.items():
             mp.setenv(k, v)
+        mp.setenv("CVW_DBT_VARS", TINY_VARS)  # landing_small
         s = pg_workspace(tmp_path_factory.mktemp("pg_small"), pg_server, dbname)
         summary = run(s, SMALL_AS_OF)
     yield s, summary, dbname

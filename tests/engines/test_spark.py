@@ -16,7 +16,7 @@ from cvw.ingest import IngestError, ingest_landing
 from cvw.pipeline import run, step_gate, step_ingest
 from cvw.quality import PUBLISHED_TABLES, GateFailed, build_suite
 
-from tests.conftest import SMALL_AS_OF
+from tests.conftest import SMALL_AS_OF, TINY_VARS, tiny_data
 from tests.engines import spark_session as plugin
 from tests.expected_small import ACCOUNTING, PUBLISHED, REJECTED, REJECTED_SQL
 
@@ -46,8 +46,15 @@ def _published(engine) -> dict:
 def spark_small(spark_session, tmp_path_factory):
     """landing_small run once through cvw.pipeline.run on Spark for 2025-01-03."""
     s = plugin.spark_workspace(spark_session, tmp_path_factory.mktemp("spark_small") / "landing")
-    summary = run(s, SMALL_AS_OF)
+    with tiny_data():
+        summary = run(s, SMALL_AS_OF)
     return s, summary, plugin.generation()
+
+
+@pytest.fixture(autouse=True)
+def _landing_small_vars(monkeypatch):
+    """Every test here builds landing_small (too few customers to fit CLV)."""
+    monkeypatch.setenv("CVW_DBT_VARS", TINY_VARS)
 
 
 @pytest.fixture
