@@ -141,19 +141,23 @@ def landing_until(settings, as_of: date) -> None:
                 shutil.copy2(src, dst)
 
 
+def table_checksums(analytics_db: Path, tables) -> dict:
+    """Per table: (rows, the sum of a hash of each whole row). Order-independent, and two rows that swap
+    values between them change it (a hash per column would not see that)."""
+    return {t: query(analytics_db, f"select count(*), sum(hash(t)) from analytics.{t} t")[0] for t in tables}
+
+
 def published_checksums(analytics_db: Path) -> dict:
-    """Per published table or view: (rows, order-independent hash of all columns); the history per date;
-    publish_log without its run ids and timestamps. Equal checksums = equal published data."""
+    """Every published table (whole-row checksums), the history per date, and publish_log without its run ids
+    and timestamps. Equal checksums = equal published data."""
     from cvw.publish import HISTORY_TABLES
     from cvw.quality import PUBLISHED_TABLES
 
-    out = {}
-    for table in PUBLISHED_TABLES:
-        out[table] = query(analytics_db, f"select count(*), sum(hash(columns(*))) from analytics.{table}")[0]
+    out = table_checksums(analytics_db, PUBLISHED_TABLES)
     for table in HISTORY_TABLES:
         out[table] = query(
             analytics_db,
-            f"select as_of_date, count(*), sum(hash(columns(*))) from analytics.{table} group by all order by 1",
+            f"select as_of_date, count(*), sum(hash(t)) from analytics.{table} t group by all order by 1",
         )
     out["publish_log"] = query(
         analytics_db, "select as_of_date, is_current, gate_result, gate_checks, row_counts from analytics.publish_log "

@@ -19,7 +19,7 @@ PUBLISHED = {
     "segment_summary": 3,  # (champion, retain, new, D), (lost, develop, new, D), (no_purchase, maintain, prospect, D)
     "lifecycle_transitions": 2,  # first date: unknown -> new, unknown -> prospect
     "category_affinity": 2,  # 2 baskets, one holds electronics + office_supplies: both rules, lift 2
-    # events as of 2025-01-03: c1's birthday (Jan 5, in 2 days); c4's Feb 29 is weeks away; c3 (Dec 24) has
+    # events as of 2025-01-03 (a Friday): c1's birthday (Jan 8) is in the next week; c4's Feb 29 is weeks away; c3 (Dec 24) has
     # passed; no history before D, so no stage/wallet/churn events on this first date
     "customer_events": 1,
     "campaign_audience": 1,  # c1's birthday, suppressed or eligible by c1's consents and contacts

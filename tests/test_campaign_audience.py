@@ -1,6 +1,6 @@
 """Customer events, campaign audience, activation files and `cvw explain-audience` (SPEC 4.11).
 
-On landing_small as of 2025-01-03: c1's birthday (Jan 5) fires; c1 opted in to email only and was contacted on
+On landing_small as of 2025-01-03 (a Friday): c1's birthday (Jan 8) fires for the next week; c1 opted in to email only and was contacted on
 Jan 1, so the 1-in-7-days cap suppresses it. On a generated data set run two nights in a row: the gate's
 audience rules hold on real volumes, activation files hold exactly the eligible rows, are listed in
 publish_log and are byte-identical on a re-run of the date; explain-audience tells why.
@@ -15,17 +15,19 @@ import sys
 from datetime import date, timedelta
 
 import pytest
+from cvw.quality import PUBLISHED_TABLES
 
-from tests.conftest import SMALL_AS_OF, make_settings, query
+from tests.conftest import SMALL_AS_OF, make_settings, query, table_checksums
 
 pytestmark = pytest.mark.dbt
 
 
 def test_small_birthday_event_is_suppressed_by_the_7_day_cap(small_run):
     s, summary = small_run
-    assert query(s.analytics_db, "select customer_id, event_type, days_until, purpose, offer_category, no_offer_reason "
-                                 "from analytics.customer_events") == [
-        ("c1", "birthday_upcoming", 2, "birthday_greeting", None, "no_rule_to_an_unbought_category")
+    assert query(s.analytics_db, "select customer_id, event_type, days_until, event_week, purpose, offer_category, "
+                                 "no_offer_reason from analytics.customer_events") == [
+        ("c1", "birthday_upcoming", None, date(2025, 1, 6), "birthday_greeting", None,
+         "no_rule_to_an_unbought_category")
     ]
     assert query(s.analytics_db, "select customer_id, channel, is_eligible, suppression_reason, contacts_7d_before, "
                                  "opted_in_channels, plan_rank from analytics.campaign_audience") == [
@@ -125,10 +127,20 @@ def test_activation_files_hold_the_eligible_rows_and_are_identical_on_a_rerun(ni
         got += table.num_rows if f["format"] == "csv" else 0
     assert got == len(eligible) > 0
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    published = table_checksums(s.analytics_db, PUBLISHED_TABLES)
+    history = _history_file(s, summaries[-1]["run_id"]).read_bytes()
     again = run(s, END)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    # every published table, whole row by whole row, and D's history file, byte for byte (money is exact)
+    assert table_checksums(s.analytics_db, PUBLISHED_TABLES) == published
+    assert _history_file(s, again["run_id"]).read_bytes() == history
     assert [f["sha256"] for f in again["publish"]["activation_files"]] == [f["sha256"] for f in files]
     assert not list(folder.glob(".*"))  # no temp files left
+
+
+def _history_file(s, run_id: str):
+    [path] = query(s.analytics_db, "select path from analytics.history_files where run_id = ?", [run_id])[0]
+    return s.publish_dir / path
 
 
 def test_explain_audience_tells_why(nights):

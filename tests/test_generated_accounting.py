@@ -22,7 +22,9 @@ def generated_run(tmp_path_factory):
     from cvw.pipeline import run
 
     home = tmp_path_factory.mktemp("generated")
-    generate(home / "landing", customers=400, days=180, seed=11, end_date=AS_OF, bad_rows_rate=0.01)
+    # seed 12: with seed 11 the 180 days show no dropout and BG/NBD's a, b run off to infinity (a fit that does
+    # not converge blocks the publish by default)
+    generate(home / "landing", customers=400, days=180, seed=12, end_date=AS_OF, bad_rows_rate=0.01)
     s = make_settings(home)
     return s, run(s, AS_OF), json.loads((home / "landing" / "_ground_truth" / "bad_rows.json").read_text())
 

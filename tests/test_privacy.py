@@ -1,8 +1,10 @@
 """Privacy (SPEC §9): no direct identifier (name, email, phone, exact birth date) reaches `analytics`.
 
 The check scans every published table and view, column by column, against the identifiers in
-`raw.customers` and against the shapes of e-mails and phone numbers. It is run on a planted leak first, so a
-check that can no longer see a leak fails too.
+`raw.customers` and against the shapes of e-mails and phone numbers. A birth date also leaks when it can be
+derived: a published date on the customer's birthday (with the published birth year, the exact date), or a day
+count that added to as_of_date lands on it (`days_until` of a birthday event). It is run on planted leaks
+first, so a check that can no longer see a leak fails too.
 """
 
 from __future__ import annotations
@@ -63,9 +65,28 @@ def identifier_leaks(analytics_db, warehouse) -> list[str]:
                     ).fetchone()[0]
                     if hits:
                         leaks.append(f"{ref}: {hits} value(s) are the customer's birth date")
+                    elif _lands_on_birthdays(con, table, f'cast(t."{column}" as date)'):
+                        leaks.append(f"{ref}: the values fall on the customer's birthday (with birth_year: the "
+                                     "birth date)")
+                elif (data_type in ("INTEGER", "BIGINT") and "day" in column
+                      and {"customer_id", "as_of_date"} <= set(by_table[table])):
+                    for sign in ("+", "-"):  # days until / days since
+                        if _lands_on_birthdays(con, table, f't.as_of_date {sign} cast(t."{column}" as integer)'):
+                            leaks.append(f"{ref}: as_of_date {sign} {column} falls on the customer's birthday (with "
+                                         "birth_year: the birth date)")
         finally:
             con.execute("detach database if exists pub")  # the instance may be shared in-process
     return leaks
+
+
+def _lands_on_birthdays(con, table: str, day_sql: str) -> bool:
+    """Whether `day_sql` (over `t`, a row of the published table) falls on the customer's birthday (month and
+    day) for most of the rows that have a value and a known birth date: a coincidence is one row in 365."""
+    hits, rows = con.execute(
+        f"select count(*) filter (where month({day_sql}) = month(b.d) and day({day_sql}) = day(b.d)), "
+        f"count({day_sql}) from pub.analytics.{table} t join births b on b.customer_id = t.customer_id"
+    ).fetchone()
+    return hits > 0 and hits * 2 > rows
 
 
 def test_nothing_published_holds_a_direct_identifier(small_run):
@@ -87,9 +108,16 @@ def test_the_check_finds_planted_leaks(small_run, tmp_path):
         con.execute("update analytics.leak set note = 'ann@example.com' where customer_id = 'c1'")
         con.execute("update analytics.leak set note = 'Bob Example', seen = date '1985-12-24' where customer_id = 'c3'")
         con.execute("alter table analytics.dim_customers add column customer_email varchar")
+        # what customer_events published before issue 14: days to the birthday (c1: Jan 8, as of Jan 3)
+        con.execute("create table analytics.early_events as select 'c1' as customer_id, 5 as days_until, "
+                    "as_of_date, as_of_date + 5 as greeting_day from analytics.dim_customers limit 1")
     leaks = identifier_leaks(leaky, s.warehouse)
     assert leaks == [
         "dim_customers.customer_email: named like a direct identifier",
+        "pub.analytics.early_events.\"days_until\": as_of_date + days_until falls on the customer's birthday "
+        "(with birth_year: the birth date)",
+        "pub.analytics.early_events.\"greeting_day\": the values fall on the customer's birthday (with birth_year: "
+        "the birth date)",
         "pub.analytics.leak.\"note\": 2 value(s) are names, e-mails or phone numbers",
         "pub.analytics.leak.\"seen\": 1 value(s) are the customer's birth date",
     ]

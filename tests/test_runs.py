@@ -90,3 +90,40 @@ def test_a_failed_date_stops_the_backfill_and_can_be_rerun_alone(tmp_path, monke
 def test_an_empty_range_is_a_clear_error(tmp_path):
     with pytest.raises(BackfillFailed, match="before --from"):
         backfill(make_settings(tmp_path), DATES[1], DATES[1] - timedelta(days=1))
+
+
+def test_comparisons_use_published_dates_only_and_a_backfill_in_between_refreshes_them(tmp_path, monkeypatch,
+                                                                                       caplog):
+    """The previous date that lifecycle_transitions and customer_events compare with is the last *published* one
+    (a date whose gate failed is skipped), and backfilling a date between the current one and the date it
+    compared with re-runs the current date, so its comparisons move to the backfilled date."""
+    import cvw.pipeline as pipeline
+
+    s = make_settings(tmp_path)
+    landing_until(s, date(2026, 1, 1))
+    d0, d1, d2 = DATES
+    run(s, d0)
+    real_gate = pipeline.step_gate
+    monkeypatch.setattr(pipeline, "step_gate", lambda *a: (_ for _ in ()).throw(RuntimeError("gate failed")))
+    with pytest.raises(RuntimeError, match="gate failed"):
+        run(s, d1)  # built (its rows are in the warehouse's history), never published
+    monkeypatch.setattr(pipeline, "step_gate", real_gate)
+    run(s, d2)
+
+    def compared_with():
+        transitions = query(s.analytics_db, "select distinct from_as_of_date from analytics.lifecycle_transitions")
+        events = query(s.analytics_db, "select distinct previous_as_of_date from analytics.customer_events "
+                                       "where previous_as_of_date is not null")
+        return transitions, events
+
+    assert compared_with()[0] == [(d0,)]  # not the unpublished d1
+    assert compared_with()[1] in ([], [(d0,)])
+    with caplog.at_level(logging.INFO, logger="cvw.pipeline"):
+        result = backfill(s, d1, d1)
+    assert result["refreshed_current"] == d2.isoformat()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(f"{d1} now lies between the current publish {d2} and the date it compared with ({d0})" in m
+               for m in messages)
+    assert compared_with()[0] == [(d1,)]
+    log = query(s.analytics_db, "select as_of_date, is_current from analytics.publish_log order by published_at")
+    assert log == [(d0, False), (d2, False), (d1, False), (d2, True)]

@@ -107,10 +107,6 @@ SUPPRESSION_RULES = {
 }
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _rows(engine, columns: str, rest: str) -> list[dict]:
     """`select <columns> <rest>` on the published tables, as dicts keyed by column name."""
     names = [c.strip() for c in columns.split(",")]
@@ -135,7 +131,7 @@ def explain_audience(settings: Settings, customer_id: str, as_of: date | None = 
                 f"the current date only: explain {current}, or re-run {as_of} in a separate CVW_HOME "
                 f"(`cvw run --as-of {as_of}`)."
             )
-        cid = _literal(customer_id)
+        cid = engine.dialect.lit(customer_id)  # typed by the user: a literal, quoted for the engine
         seg = _rows(
             engine,
             "rfm_segment, lifecycle_stage, value_tier, rad_strategy, p_alive, clv_12m, profit_contribution_365d, "
@@ -147,7 +143,8 @@ def explain_audience(settings: Settings, customer_id: str, as_of: date | None = 
         events = _rows(
             engine,
             "event_type, purpose, previous_value, current_value, previous_number, current_number, reference_id, "
-            "reference_date, days_until, previous_as_of_date, offer_category, offer_because_of_category, offer_lift, "
+            "reference_date, days_until, event_week, previous_as_of_date, offer_category, offer_because_of_category, "
+            "offer_lift, "
             "no_offer_reason",
             f"from analytics.customer_events where customer_id = {cid} order by event_type",
         )

@@ -1,6 +1,11 @@
 """`cvw` — the command line of the customer value warehouse. `cvw <command> --help` for each command.
 
 The Airflow DAG calls the same functions (cvw.pipeline), so a run from here equals a DAG run.
+
+Errors: every command fails with ONE line on stderr, `cvw <command>: error: <what and what to do>`, and exit
+code 1 (2 for a usage error, 130 when interrupted). Problems a user can act on (cvw.errors.USER_ERRORS) are
+printed as they are; anything else as its type and message, with a pointer to `cvw --verbose <command>`, which
+also prints the traceback.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ import argparse
 import json
 import logging
 import sys
+import traceback
 from datetime import date
 from pathlib import Path
 
@@ -203,20 +209,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # log to this command's stderr for its duration (a process that calls main() twice, like a test, gets no
+    # handler left behind on a stream that is gone)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     for noisy in ("great_expectations", "py4j", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return _run(args)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def _run(args) -> int:
+    """Run the parsed command: one line on stderr for any failure (see the module docstring)."""
     from cvw.errors import USER_ERRORS
+    from cvw.landing import one_line
 
     try:
         if getattr(args, "needs_settings", True):
             return args.func(args, settings_mod.load())
         return args.func(args)
+    except KeyboardInterrupt:
+        print(f"cvw {args.command}: interrupted", file=sys.stderr)
+        return 130
     except USER_ERRORS as exc:
-        print(f"cvw {args.command}: error: {exc}", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc()
+        print(f"cvw {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # not foreseen: still one line, the traceback on request
+        if args.verbose:
+            traceback.print_exc()
+        hint = "" if args.verbose else f" (`cvw --verbose {args.command} ...` shows the traceback)"
+        print(f"cvw {args.command}: error: {type(exc).__name__}: {one_line(exc)}{hint}", file=sys.stderr)
         return 1
 
 

@@ -218,5 +218,5 @@ REJECTION_REASONS = (
     "refund_exceeds_line",
 )
 
-# Parse failures (SPEC §8): rows that never reach raw; DuckDB's CSV reject error types.
-QUARANTINE_KINDS = ("bad_type", "bad_encoding", "wrong_column_count")
+# Parse failures (SPEC §8): records that never reach raw (cvw.reader and cvw.typecheck).
+QUARANTINE_KINDS = ("bad_type", "bad_encoding", "wrong_column_count", "bad_quoting")

@@ -12,6 +12,10 @@ class WarehouseLockedError(RuntimeError):
     """Another process holds the DuckDB file."""
 
 
+class NotReadyError(RuntimeError):
+    """A step needs what an earlier step makes (a warehouse, ingested data, a build): the message says which."""
+
+
 @contextlib.contextmanager
 def connect(path: Path, read_only: bool = False) -> Iterator:
     """Open a DuckDB file (creating its folder when writing); close it on exit."""
@@ -20,6 +24,11 @@ def connect(path: Path, read_only: bool = False) -> Iterator:
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.exists():
+        raise NotReadyError(
+            f"{path} does not exist yet: nothing was loaded or published in this CVW_HOME. Run `cvw run --as-of "
+            "YYYY-MM-DD` (or `cvw ingest`) first, or point CVW_HOME at an existing warehouse."
+        )
     try:
         try:
             con = duckdb.connect(str(path), read_only=read_only)

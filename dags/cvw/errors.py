@@ -1,12 +1,14 @@
 """Errors a user can act on: the CLI prints their message without a traceback."""
 
 from cvw.audience import AudienceNotPublished
-from cvw.db import WarehouseLockedError
+from cvw.clv import FitError
+from cvw.db import NotReadyError, WarehouseLockedError
 from cvw.dbt import DbtError
+from cvw.importer import ImportFailed
 from cvw.ingest import IngestError
 from cvw.pipeline import BackfillFailed
 from cvw.publish import AuditAreaChanged
 from cvw.quality import GateFailed
 
 USER_ERRORS = (IngestError, DbtError, GateFailed, WarehouseLockedError, BackfillFailed, AuditAreaChanged,
-               AudienceNotPublished)
+               AudienceNotPublished, FitError, ImportFailed, NotReadyError)

@@ -163,6 +163,7 @@ BAD_ROW_KINDS = [
     ("order_lines", "bad_type"),
     ("customers", "bad_encoding"),
     ("orders", "bad_encoding"),
+    ("orders", "bad_quoting"),  # a quote opened and never closed (an export that cut a quoted field)
     ("order_lines", "wrong_column_count"),
     ("service_interactions", "wrong_column_count"),
     ("order_lines", "negative_quantity"),
@@ -173,7 +174,7 @@ BAD_ROW_KINDS = [
     ("orders", "order_in_future"),
     ("returns", "refund_exceeds_line"),
 ]
-PARSE_FAILURE_KINDS = ("bad_type", "bad_encoding", "wrong_column_count")
+PARSE_FAILURE_KINDS = ("bad_type", "bad_encoding", "wrong_column_count", "bad_quoting")
 
 # Vocabularies.
 REGIONS = {
@@ -950,7 +951,7 @@ class _World:
             seq += 1
             return f"OX{seq:0{self.o_width}d}"
 
-        for kind in ["bad_type", "bad_encoding", "unknown_customer", "order_in_future"]:
+        for kind in ["bad_type", "bad_encoding", "bad_quoting", "unknown_customer", "order_in_future"]:
             cnt = need[("orders", kind)]
             days = rng.integers(0, self.days, cnt)
             cs = rng.choice(born, size=cnt) if len(born) else np.zeros(cnt, dtype=np.int64)
@@ -969,6 +970,8 @@ class _World:
                         d,
                         f"{oid},{cid},{ts_str(sec)},".encode() + b"we\xff\xfeb" + b",completed,\n",
                     )
+                elif kind == "bad_quoting":
+                    add_raw("orders", d, f'{oid},{cid},{ts_str(sec)},"web,completed,\n'.encode())
                 elif kind == "unknown_customer":
                     self.extra["orders"].append((d, oid, f"CX{len(listing):07d}", sec, 0))
                 else:  # order_in_future: order_ts >= file day + 2 days

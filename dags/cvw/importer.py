@@ -25,8 +25,11 @@ every line. A missing, zero, negative or fractional quantity becomes quantity 1 
 ``unit_price = amount`` (counted in ``quantity_defaulted``). Amounts are rounded to cents.
 
 Nothing is dropped silently: a row whose customer, date, amount or (non-empty) quantity
-cannot be parsed, or that has the wrong number of fields, raises ``ValueError`` naming the
-first offending line numbers.
+cannot be parsed, or that has the wrong number of fields, raises ``ImportFailed`` (a ``ValueError``)
+naming the file and the first offending rows; so do a missing file and an unknown column.
+
+The file is read by its exact path (a ``*`` in its name is a character) and its line endings may be
+LF, CRLF, a mix of both, or CR only (old Mac exports): it is read from a copy with LF endings.
 
 Delimiter: ``None`` detects it from the first line (``,`` ``\\t`` ``;`` ``|``, else runs of
 whitespace); ``" "`` or ``"whitespace"`` means fields separated by runs of whitespace
@@ -44,6 +47,10 @@ from cvw.contract import ENTITIES
 
 _WHITESPACE = {" ", "whitespace", r"\s+", "space"}
 _SNIFF = [",", "\t", ";", "|"]
+
+
+class ImportFailed(ValueError):
+    """The transaction log cannot be imported; the message names the file and what is wrong."""
 
 
 def _q(name: str) -> str:
@@ -67,7 +74,7 @@ def _detect_delimiter(file: Path) -> str:
 def _resolve(names: list[str], wanted: str, role: str) -> str:
     by_lower = {n.lower(): n for n in names}
     if wanted.lower() not in by_lower:
-        raise ValueError(f"{role} column {wanted!r} not found; columns are {names}")
+        raise ImportFailed(f"{role} column {wanted!r} not found; columns are {names}")
     return by_lower[wanted.lower()]
 
 
@@ -75,7 +82,7 @@ def _bad_rows(con, sql: str, what: str, file: Path) -> None:
     bad = con.execute(sql).fetchall()
     if bad and bad[0][0]:
         n, lines = bad[0]
-        raise ValueError(f"{file}: {n} row(s) with {what}; first data rows: {lines}")
+        raise ImportFailed(f"{file}: {n} row(s) with {what}; first data rows: {lines}")
 
 
 def import_transactions(
@@ -95,15 +102,35 @@ def import_transactions(
     Returns counts: ``{"customers", "orders", "order_lines", "products", "amount_total"
     (str, exact to the cent), "rounding_discount_lines", "quantity_defaulted", "files"}``.
     """
-    import duckdb
+    import tempfile
 
     file, out = Path(file), Path(out)
     if not file.is_file():
-        raise FileNotFoundError(file)
+        raise ImportFailed(f"{file}: no such file")
+    with tempfile.TemporaryDirectory(prefix="cvw_import_") as tmp:
+        # DuckDB reads a copy with LF line endings under a plain name: mixed or CR-only endings are read, and
+        # a `*` or `[` in the file's name is never a pattern
+        copy = Path(tmp) / "log.txt"
+        copy.write_bytes(file.read_bytes().replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+        try:
+            return _import(file, copy, out, customer_col, date_col, amount_col, quantity_col, date_format,
+                           delimiter, header, columns)
+        except ImportFailed:
+            raise
+        except Exception as exc:  # DuckDB could not read the file as given
+            raise ImportFailed(f"{file}: cannot be read as a transaction log ({' '.join(str(exc).split())[:300]})"
+                               ) from exc
+
+
+def _import(file: Path, copy: Path, out: Path, customer_col: str, date_col: str, amount_col: str,
+            quantity_col: str | None, date_format: str | None, delimiter: str | None, header: bool,
+            columns: list[str] | None) -> dict:
+    import duckdb
+
     stem = file.stem
-    delim = _detect_delimiter(file) if delimiter is None else delimiter
+    delim = _detect_delimiter(copy) if delimiter is None else delimiter
     con = duckdb.connect()
-    src = _lit(str(file))
+    src = _lit(str(copy))
 
     if delim in _WHITESPACE:
         con.execute(f"""
@@ -115,7 +142,7 @@ def import_transactions(
             WHERE trim(coalesce(line, '')) <> ''""")
         first = con.execute("SELECT f FROM _lines ORDER BY _line LIMIT 1").fetchone()
         if first is None:
-            raise ValueError(f"{file}: no rows")
+            raise ImportFailed(f"{file}: no rows")
         width = len(first[0])
         if header:
             names = list(first[0])
@@ -183,7 +210,7 @@ def import_transactions(
     ]:
         _bad_rows(con, f"SELECT count(*), list(_row ORDER BY _row)[1:5] FROM _p WHERE {cond}", what, file)
     if con.execute("SELECT count(*) FROM _p").fetchone()[0] == 0:
-        raise ValueError(f"{file}: no data rows")
+        raise ImportFailed(f"{file}: no data rows")
 
     con.execute(f"""
         CREATE TEMP TABLE _t AS

@@ -13,6 +13,7 @@ import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+from cvw.db import NotReadyError
 from cvw.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,27 @@ def step_ingest(settings: Settings, run_id: str) -> dict:
 
 
 def step_build_core(settings: Settings, as_of: date) -> dict:
-    """dbt build of everything that does not depend on the CLV step (facts, RFM, profitability, wallet...)."""
+    """dbt build of everything that does not depend on the CLV step (facts, RFM, profitability, wallet...),
+    after pointing the build at what is published now (the previous date it compares with)."""
     from cvw.dbt import CLV_DOWNSTREAM, UNIT_TESTS, run_dbt
+    from cvw.engines import get_engine
+
+    engine = get_engine(settings)
+    try:
+        try:
+            loaded = engine.query("select count(*) from ingest.file_manifest")[0][0]
+        except NotReadyError:
+            raise
+        except Exception:  # no such table: nothing was ever ingested
+            loaded = 0
+        if not loaded:
+            raise NotReadyError(
+                f"nothing has been ingested into this warehouse ({settings.target}, CVW_HOME {settings.home}): run "
+                "`cvw ingest` first, or `cvw run --as-of YYYY-MM-DD`, which ingests, builds, gates and publishes"
+            )
+        engine.prepare_build()
+    finally:
+        engine.close()
 
     result = run_dbt(settings, ["build", "--exclude", CLV_DOWNSTREAM, UNIT_TESTS], as_of=as_of)
     return {"seconds": round(result.seconds, 3), "statuses": result.statuses}
@@ -171,6 +191,27 @@ def run_summary(summary: dict) -> dict:
     }
 
 
+def stale_comparison(settings: Settings) -> dict | None:
+    """The current publish's comparisons are stale when a date between the date its lifecycle_transitions and
+    customer_events compared with and its own date was published since (a backfill of an older date): then
+    {"current": C, "compared_with": F, "previous_now": P} and `cvw run --as-of C` refreshes them; else None."""
+    from cvw.engines import get_engine
+
+    engine = get_engine(settings)
+    try:
+        log_rows = engine.published_log()
+        current = next((r["as_of_date"] for r in log_rows if r["is_current"]), None)
+        if current is None:
+            return None
+        compared = engine.query_published("select max(from_as_of_date) from analytics.lifecycle_transitions")[0][0]
+    finally:
+        engine.close()
+    previous = max((r["as_of_date"] for r in log_rows if r["as_of_date"] < current), default=None)
+    if previous == compared:
+        return None
+    return {"current": current, "compared_with": compared, "previous_now": previous}
+
+
 def step_publish_run(settings: Settings, as_of: date, run_id: str, steps: dict, started: float | None = None) -> dict:
     """Publish after a passed gate, with the run summary (row accounting, gate, seconds per stage) stored in
     publish_log and logged. `steps`: the summaries of ingest, build, clv, build_value and gate."""
@@ -179,6 +220,16 @@ def step_publish_run(settings: Settings, as_of: date, run_id: str, steps: dict, 
                "accounting": accounting(settings, ingest_run_id)}
     summary["publish"] = step_publish(settings, as_of, run_id, steps["gate"], run_summary=run_summary(summary))
     summary["summary"] = run_summary(summary)
+    if not summary["publish"]["replaced_current"]:
+        stale = stale_comparison(settings)
+        if stale:
+            summary["stale_current"] = stale
+            log.warning(
+                "%s now lies between the current publish %s and the date it compared with (%s): its "
+                "lifecycle_transitions and customer_events are stale; re-run it with `cvw run --as-of %s` (cvw "
+                "backfill does that itself at its end)",
+                as_of, stale["current"], stale["compared_with"] or "none", stale["current"],
+            )
     if started is not None:
         summary["seconds"] = summary["summary"]["seconds_total"] = round(time.monotonic() - started, 3)
     log.info("run %s published: %s", run_id, json.dumps(summary["summary"]))
@@ -242,8 +293,16 @@ def backfill(settings: Settings, start: date, end: date, keep_going: bool = Fals
         log.info("backfill %d/%d: %s published (%s) in %.1fs; %.0fs elapsed, about %.0fs left",
                  i, len(dates), as_of, "current" if summary["publish"]["replaced_current"] else "history only",
                  summary["seconds"], elapsed, eta)
+    stale = stale_comparison(settings) if done else None
+    if stale and not failed:
+        # an older date now lies between the current publish and the date it compared with: build the current
+        # date again (same raw data, same D), so its transitions and events compare with the right date
+        log.info("backfill: refreshing the current date %s (it compared with %s, the previous published date is "
+                 "now %s)", stale["current"], stale["compared_with"] or "none", stale["previous_now"])
+        run(settings, stale["current"], ingested=ingested)
     result = {"from": start.isoformat(), "to": end.isoformat(), "dates": len(dates), "published": done,
-              "failed": failed, "seconds": round(time.monotonic() - started, 3)}
+              "failed": failed, "refreshed_current": stale["current"].isoformat() if stale and not failed else None,
+              "seconds": round(time.monotonic() - started, 3)}
     if failed:
         raise BackfillFailed(
             f"backfill {start}..{end}: {len(failed)} of {len(dates)} date(s) failed: {', '.join(failed)}. "

@@ -115,14 +115,18 @@ def fit(engine, fit_required: bool = True) -> tuple[dict | None, dict | None, li
                        weights=summary.column("customers"))
         gg = fit_gamma_gamma(repeat.column("frequency"), repeat.column("avg_repeat_value"))
     except FitError as exc:
+        why = str(exc)
+        if summary.num_rows == 0:  # e.g. an as-of date before the first order
+            why = ("no customer has a completed order on or before the as-of date (is the date before the data? "
+                   "`cvw status` shows what was loaded)")
         if fit_required:
             raise FitError(
-                f"cannot fit the CLV models: {exc}. Nothing was published. To publish without CLV "
+                f"cannot fit the CLV models: {why}. Nothing was published. To publish without CLV "
                 "(clv columns null, clv_model_fit says why), set the dbt var clv_fit_required: false, e.g. "
                 "CVW_DBT_VARS='{\"clv_fit_required\": false}'."
             ) from exc
-        log.warning("CLV not fitted (clv_fit_required is false): %s", exc)
-        return None, None, _fit_rows({}, f"not fitted: {exc}")
+        log.warning("CLV not fitted (clv_fit_required is false): %s", why)
+        return None, None, _fit_rows({}, f"not fitted: {why}")
     for f in (bg, gg):
         log.info("CLV fit %s: %s, log-likelihood %.3f over %d customers, converged=%s (%d iterations)",
                  f.model, {k: round(v, 6) for k, v in f.params.items()}, f.log_likelihood, f.n_customers,

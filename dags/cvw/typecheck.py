@@ -66,6 +66,10 @@ class Dialect:
     def finite(self, expr: str) -> str:
         return f"isfinite({expr})"
 
+    def type(self, contract_type: str) -> str:
+        """The engine's name of a contract type (cvw.contract spells them as DuckDB does)."""
+        return contract_type
+
 
 @dataclass(frozen=True)
 class Field:

@@ -14,11 +14,17 @@
     )
 {%- endmacro %}
 
-{# The next yearly recurrence of date `d` (a birthday, an anniversary) on or after D. #}
-{% macro next_yearly_date(d) -%}
+{# The next yearly recurrence of date `d` (a birthday, an anniversary) on or after `start` (default D). #}
+{% macro next_yearly_date(d, start=none) -%}
+    {%- set start = start or as_of_date() -%}
     case
-        when {{ same_day_in_year(d, 'extract(year from ' ~ as_of_date() ~ ')') }} >= {{ as_of_date() }}
-            then {{ same_day_in_year(d, 'extract(year from ' ~ as_of_date() ~ ')') }}
-        else {{ same_day_in_year(d, 'extract(year from ' ~ as_of_date() ~ ') + 1') }}
+        when {{ same_day_in_year(d, 'extract(year from ' ~ start ~ ')') }} >= {{ start }}
+            then {{ same_day_in_year(d, 'extract(year from ' ~ start ~ ')') }}
+        else {{ same_day_in_year(d, 'extract(year from ' ~ start ~ ') + 1') }}
     end
+{%- endmacro %}
+
+{# The Monday of the calendar week (Monday-Sunday) `weeks` weeks after the week of D, as a date. #}
+{% macro week_start_after_as_of(weeks) -%}
+    {{ dbt.dateadd('day', 7 * (weeks | int), 'cast(' ~ dbt.date_trunc('week', as_of_date()) ~ ' as date)') }}
 {%- endmacro %}

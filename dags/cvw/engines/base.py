@@ -35,7 +35,7 @@ from cvw.landing import (
 )
 from cvw.reader import FileStats, field_name, file_batches
 from cvw.settings import Settings
-from cvw.typecheck import Field
+from cvw.typecheck import Dialect, Field
 
 if TYPE_CHECKING:
     from cvw.publish import PublishResult
@@ -44,6 +44,14 @@ log = logging.getLogger(__name__)
 
 # per file: (rows written to raw, rows written to quarantine, what the file holds)
 GroupCounts = dict[str, tuple[int, int, FileStats]]
+# What was published before a run, for the models that compare D with the previous date (dbt source
+# `published`): a view over the engine's published history, the columns they read. Kept current by
+# `Engine.prepare_build` before every build.
+PUBLISHED_HISTORY_VIEW = "published_history.customer_segments_history"
+PUBLISHED_HISTORY_COLUMNS = {
+    "customer_id": "VARCHAR", "lifecycle_stage": "VARCHAR", "rad_strategy": "VARCHAR", "p_alive": "DOUBLE",
+    "as_of_date": "DATE",
+}
 
 
 def group_fields(group: list[LandingFile]) -> list[Field]:
@@ -97,6 +105,7 @@ class Engine(ABC):
     (the audit area), audit (dbt), analytics (published)."""
 
     name: str
+    dialect: Dialect  # how this engine spells literals, identifiers, casts (cvw.typecheck)
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -158,6 +167,30 @@ class Engine(ABC):
         result.warnings.extend(session.warnings)
         result.files_loaded = len(new)
         return finish(result, started)
+
+    # --- build ---------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def execute(self, sql: str) -> None:
+        """Run a statement (DDL) on the working warehouse."""
+
+    @abstractmethod
+    def published_history_source(self) -> str | None:
+        """SQL of the relation holding the published customer_segments_history; None before the first publish."""
+
+    def prepare_build(self) -> None:
+        """Point PUBLISHED_HISTORY_VIEW at what is published now (an empty view before the first publish), so
+        the build compares D with published dates only."""
+        source = self.published_history_source()
+        if source:
+            select = f"select {', '.join(PUBLISHED_HISTORY_COLUMNS)} from {source}"
+        else:
+            select = "select " + ", ".join(
+                f"cast(null as {self.dialect.type(t)}) as {c}" for c, t in PUBLISHED_HISTORY_COLUMNS.items()
+            ) + " limit 0"
+        self.execute(f"create schema if not exists {PUBLISHED_HISTORY_VIEW.split('.')[0]}")
+        self.execute(f"drop view if exists {PUBLISHED_HISTORY_VIEW}")  # its column types may change
+        self.execute(f"create view {PUBLISHED_HISTORY_VIEW} as {select}")
 
     # --- gate and publish ------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from cvw import db, failpoints
+from cvw.db import NotReadyError
 from cvw.engines.base import Engine, GroupCounts, IngestSession, read_group
 from cvw.landing import LINEAGE_COLUMNS, QUARANTINE_COLUMNS, LandingFile, schema_ddl
 from cvw.reader import batch_schema
@@ -95,6 +96,7 @@ class DuckDBIngest(IngestSession):
 
 class DuckDBEngine(Engine):
     name = "duckdb"
+    dialect = DIALECT
 
     @contextlib.contextmanager
     def ingest_session(self, run_id: str) -> Iterator[DuckDBIngest]:
@@ -110,6 +112,27 @@ class DuckDBEngine(Engine):
                 if not session.committed:
                     con.execute("rollback")
 
+    def execute(self, sql: str) -> None:
+        with db.connect(self.settings.warehouse) as con:
+            con.execute(sql)
+
+    def published_history_source(self) -> str | None:
+        """The Parquet files of the published customer_segments_history, as the current published file lists
+        them (absolute paths: the view is read from the warehouse's process)."""
+        if not self.settings.analytics_db.exists():
+            return None
+        with db.connect(self.settings.analytics_db, read_only=True) as con:
+            if not con.execute("select count(*) from information_schema.tables where table_schema = 'analytics' "
+                               "and table_name = 'history_files'").fetchall()[0][0]:
+                return None
+            paths = [r[0] for r in con.execute(
+                "select path from analytics.history_files where table_name = 'customer_segments_history' "
+                "order by as_of_date").fetchall()]
+        if not paths:
+            return None
+        files = ", ".join(DIALECT.lit(str(self.settings.publish_dir / p)) for p in paths)
+        return f"read_parquet([{files}])"
+
     def gx_batch(
         self, context: Any, schema: str, table: str, columns: list[str] | None = None
     ) -> tuple[Any, dict, int]:
@@ -119,11 +142,14 @@ class DuckDBEngine(Engine):
         import pandas as pd
         import pyarrow as pa
 
-        with db.connect(self.settings.warehouse) as con:
+        with db.connect(self.settings.warehouse, read_only=True) as con:
             types = dict(con.execute(
                 "select column_name, data_type from information_schema.columns "
                 "where table_schema = ? and table_name = ? order by ordinal_position", [schema, table],
             ).fetchall())
+            if not types:
+                raise NotReadyError(f"{schema}.{table} does not exist: build this as-of date first "
+                                    "(`cvw build --as-of YYYY-MM-DD`, or `cvw run`)")
             names = [c for c in (columns or types) if c in types]
             select = ", ".join(
                 f'cast("{c}" as double) as "{c}"' if types[c].upper().startswith("DECIMAL")

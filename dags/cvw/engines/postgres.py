@@ -174,6 +174,9 @@ class PostgresDialect(Dialect):
     def finite(self, expr: str) -> str:
         return "true"
 
+    def type(self, contract_type: str) -> str:
+        return pg_type(contract_type)
+
 
 DIALECT = PostgresDialect()
 
@@ -260,6 +263,7 @@ class PostgresIngest(IngestSession):
 
 class PostgresEngine(Engine):
     name = "postgres"
+    dialect = DIALECT
 
     def __init__(self, settings: Settings):
         super().__init__(settings)
@@ -297,6 +301,13 @@ class PostgresEngine(Engine):
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
         return self._fetch(sql, params, read_only=False)
+
+    def execute(self, sql: str) -> None:
+        self._fetch(sql, None, read_only=False)
+
+    def published_history_source(self) -> str | None:
+        exists = self.query(f"select to_regclass('{HISTORY_SCHEMA}.customer_segments_history') is not null")[0][0]
+        return f"{HISTORY_SCHEMA}.customer_segments_history" if exists else None
 
     def query_published(self, sql: str, params: list | None = None) -> list[tuple]:
         return self._fetch(sql, params, read_only=True)
@@ -366,7 +377,10 @@ class PostgresEngine(Engine):
             [schema, table],
         )
         if not columns:
-            raise RuntimeError(f"{schema}.{table} does not exist: run the dbt build for this as-of date")
+            from cvw.db import NotReadyError
+
+            raise NotReadyError(f"{schema}.{table} does not exist: build this as-of date first "
+                                "(`cvw build --as-of YYYY-MM-DD`, or `cvw run`)")
         name = f"{schema}.{table}"
         if any(t == "boolean" for _, t in columns):
             select = ", ".join(

@@ -284,6 +284,9 @@ class SparkDialect(Dialect):
     def finite(self, expr: str) -> str:
         return f"(not isnan({expr}) and abs({expr}) < cast('Infinity' as double))"
 
+    def type(self, contract_type: str) -> str:
+        return spark_type(contract_type)
+
 
 DIALECT = SparkDialect()
 STATS_KIND = "_file_stats"  # a row of the read that carries a file's counts, not a record
@@ -586,6 +589,7 @@ PUBLISH_LOG_DDL = """
 
 class SparkEngine(Engine):
     name = "spark"
+    dialect = DIALECT
 
     def __init__(self, settings: Settings):
         super().__init__(settings)
@@ -620,6 +624,11 @@ class SparkEngine(Engine):
         from pyspark.sql import functions as F
         from pyspark.sql.types import BooleanType
 
+        if not self.spark.catalog.tableExists(f"{schema}.{table}"):
+            from cvw.db import NotReadyError
+
+            raise NotReadyError(f"{schema}.{table} does not exist: build this as-of date first "
+                                "(`cvw build --as-of YYYY-MM-DD`, or `cvw run`)")
         self.spark.catalog.refreshTable(f"{schema}.{table}")
         df = self.spark.table(f"{schema}.{table}")
         df = df.select(
@@ -779,6 +788,13 @@ class SparkEngine(Engine):
 
     def query_published(self, sql: str, params: list | None = None) -> list[tuple]:
         return self.query(sql, params)
+
+    def execute(self, sql: str) -> None:
+        self.spark.sql(sql)
+
+    def published_history_source(self) -> str | None:
+        table = f"{HISTORY_DB}.customer_segments_history"
+        return table if self.spark.catalog.tableExists(table) else None
 
     def close(self) -> None:
         """Keep the shared session (dbt and the gate reuse it); see stop_session()."""

@@ -34,16 +34,16 @@ final as (
 
     select
         cast(customer_id as {{ type_text() }}) as customer_id,
-        cast(wallet_total as {{ type_double() }}) as wallet_total,
+        {# money: exact decimal sums (a re-run adds the categories in any order and gets the same bytes) #}
+        cast(wallet_total as decimal(18, 2)) as wallet_total,
         cast(own_spend_365d as decimal(18, 2)) as own_spend_365d,
-        {# least(): the float sum of capped categories may pass the decimal own spend by an ulp #}
-        cast(case
+        case
             when wallet_total > 0
-                then least(cast(own_spend_365d as {{ type_double() }}) / wallet_total, cast(1 as {{ type_double() }}))
-        end as {{ type_double() }}) as share_of_wallet,
-        cast(wallet_headroom as {{ type_double() }}) as wallet_headroom,
+                then cast(own_spend_365d as {{ type_double() }}) / cast(wallet_total as {{ type_double() }})
+        end as share_of_wallet,
+        cast(wallet_headroom as decimal(18, 2)) as wallet_headroom,
         has_known_wallet = 1 as has_known_wallet,
-        cast(known_wallet_total as {{ type_double() }}) as known_wallet_total,
+        cast(known_wallet_total as decimal(18, 2)) as known_wallet_total,
         cast(case confidence_rank when 1 then 'low' when 2 then 'medium' when 3 then 'high' end as {{ type_text() }})
             as wallet_confidence,
         cast(categories_bought_365d as integer) as categories_bought_365d,

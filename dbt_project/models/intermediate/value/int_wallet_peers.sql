@@ -18,8 +18,8 @@
 
    The quantile is the linear interpolation between order statistics (DuckDB quantile_cont, numpy.quantile
    'linear'): with the n spends sorted ascending x_1..x_n, h = (n - 1) q, value = x_(floor h + 1)
-   + (h - floor h) (x_(floor h + 2) - x_(floor h + 1)); computed with row_number/count so every engine gives the
-   same number. #}
+   + (h - floor h) (x_(floor h + 2) - x_(floor h + 1)); computed with row_number/count in DECIMAL arithmetic,
+   then rounded to the cent, so every engine and every re-run gives the same number. #}
 
 {%- set spend_bands = var('wallet_peer_spend_bands', 5) | int %}
 
@@ -98,7 +98,7 @@ buyers as (
         category_spend.customer_id,
         category_spend.category,
         category_spend.own_spend_365d,
-        cast(category_spend.own_spend_365d as {{ type_double() }}) as spend,
+        category_spend.own_spend_365d as spend,
         peer_keys.spend_band,
         peer_keys.segment_group,
         peer_keys.type_group
@@ -136,7 +136,7 @@ positions as (
 
     select
         ranked.*,
-        cast(peer_count - 1 as {{ type_double() }}) * cast({{ var('wallet_peer_quantile') }} as {{ type_double() }})
+        cast(peer_count - 1 as decimal(18, 6)) * cast({{ var('wallet_peer_quantile') }} as decimal(9, 6))
             as position
 
     from ranked
@@ -149,7 +149,7 @@ order_statistics as (
         positions.*,
         floor(position) + 1 as lower_rank,
         least(floor(position) + 2, peer_count) as upper_rank,
-        position - floor(position) as fraction
+        cast(position - floor(position) as decimal(18, 12)) as fraction
 
     from positions
 
@@ -163,8 +163,8 @@ quantiles as (
         category,
         max(peer_count) as peer_count,
         max(fraction) as fraction,
-        sum(case when spend_rank = lower_rank then spend end) as lower_spend,
-        sum(case when spend_rank = upper_rank then spend end) as upper_spend
+        max(case when spend_rank = lower_rank then spend end) as lower_spend,
+        max(case when spend_rank = upper_rank then spend end) as upper_spend
 
     from order_statistics
     group by 1, 2, 3
@@ -178,7 +178,7 @@ group_quantiles as (
         peer_group,
         category,
         peer_count,
-        lower_spend + (upper_spend - lower_spend) * fraction as peer_quantile_spend
+        cast(lower_spend + (upper_spend - lower_spend) * fraction as decimal(18, 2)) as peer_quantile_spend
 
     from quantiles
 

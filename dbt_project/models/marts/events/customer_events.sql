@@ -1,7 +1,8 @@
 {#- Customer events as of D (SPEC 4.11): one row per customer x event_type that fires on D, with the facts that
     fired it and the customer's next-best offer. Events that compare with the past (stage_change,
-    wallet_opportunity, churn_risk) read the history of the latest as-of date before D only, so a backfill of
-    D sees the stages of its own past. Windows and thresholds: the event_* and churn_risk_p_alive vars. -#}
+    wallet_opportunity, churn_risk) read the published history of the latest published as-of date before D
+    only, so a backfill of D sees the stages of its own past, and a date built but never published (a failed
+    gate) is never the one compared with. Windows and thresholds: the event_* and churn_risk_p_alive vars. -#}
 with
 
 segments as (
@@ -22,7 +23,7 @@ customers as (
 history as (
 
     select customer_id, lifecycle_stage, rad_strategy, p_alive, as_of_date
-    from {{ ref('customer_segments_history') }}
+    from {{ source('published', 'customer_segments_history') }}
     where as_of_date < {{ as_of_date() }}
 
 ),
@@ -42,11 +43,16 @@ previous as (
 ),
 
 {# --- date-driven events: birthdays (B2C) and first-purchase anniversaries ------------------------------ #}
+{# A birthday is an event for a whole calendar week (Monday-Sunday): every day of the week that lies
+   var('event_birthday_weeks_ahead') weeks before the birthday's week, published with that week (event_week),
+   never with the day. With the published birth year, the day (days_until, or the first day the event fires)
+   would give the exact birth date away (SPEC §9). #}
+{%- set birthday_week = week_start_after_as_of(var('event_birthday_weeks_ahead', 1)) %}
 birthdays as (
 
     select
         customer_id,
-        {{ dbt.datediff(as_of_date(), next_yearly_date('birth_date'), 'day') }} as days_until
+        {{ next_yearly_date('birth_date', birthday_week) }} as birthday
     from customers
     where customer_type = 'B2C' and birth_date is not null
 
@@ -63,9 +69,10 @@ birthday_events as (
         cast(null as {{ type_double() }}) as current_number,
         cast(null as {{ type_text() }}) as reference_id,
         cast(null as date) as reference_date,
-        days_until
+        cast(null as integer) as days_until,
+        {{ birthday_week }} as event_week
     from birthdays
-    where days_until <= {{ var('event_birthday_days', 7) }}
+    where birthday < {{ dbt.dateadd('day', 7, birthday_week) }}
 
 ),
 
@@ -93,7 +100,8 @@ anniversary_events as (
             as current_number,
         cast(null as {{ type_text() }}) as reference_id,
         first_purchase_date as reference_date,
-        {{ dbt.datediff(as_of_date(), 'anniversary_date', 'day') }} as days_until
+        {{ dbt.datediff(as_of_date(), 'anniversary_date', 'day') }} as days_until,
+        cast(null as date) as event_week
     from anniversaries
     where {{ dbt.datediff(as_of_date(), 'anniversary_date', 'day') }} <= {{ var('event_anniversary_days', 7) }}
         and extract(year from anniversary_date) > extract(year from first_purchase_date)
@@ -133,7 +141,8 @@ changes as (
         cast(null as {{ type_double() }}) as current_number,
         cast(null as {{ type_text() }}) as reference_id,
         cast(null as date) as reference_date,
-        cast(null as integer) as days_until
+        cast(null as integer) as days_until,
+        cast(null as date) as event_week
     from changes
     where {{ column }} in ({% for s in into %}'{{ s }}'{{ ', ' if not loop.last }}{% endfor %})
         and previous_{{ column }} != {{ column }}
@@ -152,7 +161,8 @@ churn_events as (
         cast(segments.p_alive as {{ type_double() }}) as current_number,
         cast(null as {{ type_text() }}) as reference_id,
         cast(null as date) as reference_date,
-        cast(null as integer) as days_until
+        cast(null as integer) as days_until,
+        cast(null as date) as event_week
     from segments
     inner join previous on previous.customer_id = segments.customer_id
     where segments.p_alive < {{ var('churn_risk_p_alive', 0.3) }}
@@ -191,7 +201,8 @@ complaint_events as (
         cast(bad.satisfaction_score as {{ type_double() }}) as current_number,
         cast(bad.interaction_id as {{ type_text() }}) as reference_id,
         bad.interaction_date as reference_date,
-        cast(null as integer) as days_until
+        cast(null as integer) as days_until,
+        cast(null as date) as event_week
     from segments
     inner join bad_experiences as bad on bad.customer_id = segments.customer_id and bad.recency_rank = 1
     where segments.value_tier in ('A+', 'A')
@@ -233,6 +244,7 @@ final as (
         cast(events.reference_id as {{ type_text() }}) as reference_id,
         cast(events.reference_date as date) as reference_date,
         cast(events.days_until as integer) as days_until,
+        cast(events.event_week as date) as event_week,
         cast(case
             when events.event_type in ('stage_change', 'wallet_opportunity', 'churn_risk')
                 then previous_date.previous_as_of_date

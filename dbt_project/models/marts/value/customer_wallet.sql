@@ -13,7 +13,10 @@
      none               nothing applies (no survey, no installed base, no purchase in the window): no estimate.
    g = the category's annual_growth_rate, years = days from the source date to D / 365.25.
    W is never below the customer's own 365-day spend on the category: a smaller method estimate is raised to it
-   (wallet_capped). share_of_wallet = own / W, wallet_headroom = W - own. #}
+   (wallet_capped). share_of_wallet = own / W, wallet_headroom = W - own.
+   W is money: DECIMAL(18,2), each estimate rounded to the cent where it is made (a growth factor or a peer
+   quantile has more digits), so sums, medians and thresholds downstream are exact and a re-run gives the same
+   bytes. #}
 
 with
 
@@ -120,14 +123,16 @@ method_estimates as (
         grid.category,
         coalesce(category_spend.own_spend_365d, 0) as own_spend_365d,
         latest_surveys.survey_date,
-        cast(latest_surveys.reported_annual_spend as {{ type_double() }})
+        cast(
+            cast(latest_surveys.reported_annual_spend as {{ type_double() }})
             * power(
                 1 + coalesce(category_parameters.annual_growth_rate, 0),
                 cast({{ dbt.datediff('latest_surveys.survey_date', as_of_date(), 'day') }} as {{ type_double() }})
                     / cast(365.25 as {{ type_double() }})
-            ) as survey_estimate,
+            ) as decimal(18, 2)
+        ) as survey_estimate,
         latest_installed_base.installed_as_of_date,
-        case
+        cast(case
             when category_parameters.replacement_cycle_years > 0 and category_parameters.avg_unit_price is not null
                 then cast(latest_installed_base.units_installed as {{ type_double() }})
                     / category_parameters.replacement_cycle_years
@@ -139,7 +144,7 @@ method_estimates as (
                             as {{ type_double() }}
                         ) / cast(365.25 as {{ type_double() }})
                     )
-        end as installed_base_estimate,
+        end as decimal(18, 2)) as installed_base_estimate,
         peers.peer_group,
         peers.peer_count,
         peers.peer_quantile_spend as peer_estimate
@@ -172,7 +177,7 @@ methods as (
             else 'none'
         end as wallet_method,
         coalesce(survey_estimate, installed_base_estimate, peer_estimate) as method_estimate,
-        cast(own_spend_365d as {{ type_double() }}) as own_spend
+        own_spend_365d as own_spend
 
     from method_estimates
 
@@ -194,8 +199,8 @@ final as (
         cast(customer_id as {{ type_text() }}) as customer_id,
         cast(category as {{ type_text() }}) as category,
         cast(own_spend_365d as decimal(18, 2)) as own_spend_365d,
-        cast(wallet_estimate as {{ type_double() }}) as wallet_estimate,
-        cast(method_estimate as {{ type_double() }}) as method_estimate,
+        cast(wallet_estimate as decimal(18, 2)) as wallet_estimate,
+        cast(method_estimate as decimal(18, 2)) as method_estimate,
         cast(wallet_method as {{ type_text() }}) as wallet_method,
         cast(case wallet_method
             when 'survey' then 'high'
@@ -203,9 +208,11 @@ final as (
             when 'peer_quantile' then 'low'
         end as {{ type_text() }}) as wallet_confidence,
         coalesce(method_estimate < own_spend, false) as wallet_capped,
-        cast(case when wallet_estimate > 0 then own_spend / wallet_estimate end as {{ type_double() }})
-            as share_of_wallet,
-        cast(wallet_estimate - own_spend as {{ type_double() }}) as wallet_headroom,
+        case
+            when wallet_estimate > 0
+                then cast(own_spend as {{ type_double() }}) / cast(wallet_estimate as {{ type_double() }})
+        end as share_of_wallet,
+        cast(wallet_estimate - own_spend as decimal(18, 2)) as wallet_headroom,
         cast(case when wallet_method = 'peer_quantile' then peer_group end as {{ type_text() }}) as peer_group,
         cast(case when wallet_method = 'peer_quantile' then peer_count end as integer) as peer_count,
         cast(case wallet_method

@@ -1,10 +1,11 @@
-{#- Stage moves between the previous as-of date in the history (the latest one before D) and D. A customer
-    missing on one side is counted from/to 'unknown' (new customers, or the first date of the history). -#}
+{#- Stage moves between the previous published as-of date (the latest one before D) and D. A customer missing
+    on one side is counted from/to 'unknown' (new customers, or the first published date). A date built but
+    never published (a failed gate) is not a previous date. -#}
 with
 
 history as (
 
-    select customer_id, lifecycle_stage, as_of_date from {{ ref('customer_segments_history') }}
+    select customer_id, lifecycle_stage, as_of_date from {{ source('published', 'customer_segments_history') }}
 
 ),
 
