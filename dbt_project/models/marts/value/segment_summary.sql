@@ -20,8 +20,8 @@ final as (
         {# doubles are added in fixed point (exact_sum): a re-run gives the same bytes #}
         cast({{ exact_sum('coalesce(clv_12m, 0)') }} as {{ type_double() }}) as clv_12m,
         cast(sum(coalesce(wallet_headroom, 0)) as decimal(18, 2)) as wallet_headroom,
-        cast({{ exact_sum('share_of_wallet') }} / count(share_of_wallet) as {{ type_double() }}) as avg_share_of_wallet,
-        cast({{ exact_sum('p_alive') }} / count(p_alive) as {{ type_double() }}) as avg_p_alive,
+        cast({{ exact_sum('share_of_wallet') }} as {{ type_double() }}) / count(share_of_wallet) as avg_share_of_wallet,
+        cast({{ exact_sum('p_alive') }} as {{ type_double() }}) / count(p_alive) as avg_p_alive,
         {{ as_of_date() }} as as_of_date
 
     from segments
