@@ -82,8 +82,8 @@ class DuckDBIngest(IngestSession):
         }
         con.execute("drop table cvw_stage")
         con.execute("drop table cvw_checked")
-        if (to_raw, to_quarantine) != tuple(map(sum, zip(*per_file.values(), strict=True))) and per_file:
-            raise RuntimeError(f"ingest of {entity}: inserted rows differ from the checked rows")
+        if to_raw + to_quarantine != sum(good + bad for good, bad in per_file.values()):
+            raise RuntimeError(f"ingest of {entity}: the rows inserted differ from the rows checked")
         return {f.name: (*per_file.get(f.name, (0, 0)), stats[f.name]) for f in group}
 
     def commit(self, drift: list[dict], manifest: list[dict]) -> None:
