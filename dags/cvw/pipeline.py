@@ -13,7 +13,6 @@ import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-from cvw.db import NotReadyError
 from cvw.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,17 +37,7 @@ def step_build_core(settings: Settings, as_of: date) -> dict:
 
     engine = get_engine(settings)
     try:
-        try:
-            loaded = engine.query("select count(*) from ingest.file_manifest")[0][0]
-        except NotReadyError:
-            raise
-        except Exception:  # no such table: nothing was ever ingested
-            loaded = 0
-        if not loaded:
-            raise NotReadyError(
-                f"nothing has been ingested into this warehouse ({settings.target}, CVW_HOME {settings.home}): run "
-                "`cvw ingest` first, or `cvw run --as-of YYYY-MM-DD`, which ingests, builds, gates and publishes"
-            )
+        engine.require_ingested()
         engine.prepare_build()
     finally:
         engine.close()

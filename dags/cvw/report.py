@@ -93,20 +93,11 @@ def _problem_section(engine, title: str, table: str, reason: str, columns: list[
 
 def problem_rows(settings: Settings, limit: int = 20) -> str:
     """Quarantined rows (could not parse) and rejected rows (broke a rule), with reasons."""
-    from cvw.db import NotReadyError
     from cvw.engines import get_engine
 
     engine = get_engine(settings)
     try:
-        try:
-            engine.query("select count(*) from quarantine.rows")
-        except NotReadyError:
-            raise
-        except Exception as exc:  # no such table: nothing was ingested
-            raise NotReadyError(
-                f"nothing has been ingested into this warehouse ({settings.target}, CVW_HOME {settings.home}): "
-                "run `cvw ingest` or `cvw run --as-of YYYY-MM-DD` first"
-            ) from exc
+        engine.require_ingested()
         out = _problem_section(
             engine, "Quarantined rows (quarantine.rows) by kind:", "quarantine.rows", "error_kind",
             ["entity", "source_file", "line_number", "error_kind", "reason"],

@@ -168,6 +168,23 @@ class Engine(ABC):
         result.files_loaded = len(new)
         return finish(result, started)
 
+    def require_ingested(self) -> None:
+        """Raise NotReadyError unless something was ingested into this warehouse (steps after ingest say so)."""
+        from cvw.db import NotReadyError
+
+        try:
+            loaded = self.query("select count(*) from ingest.file_manifest")[0][0]
+        except NotReadyError:
+            raise
+        except Exception:  # no such table: nothing was ever ingested
+            loaded = 0
+        if not loaded:
+            raise NotReadyError(
+                f"nothing has been ingested into this warehouse ({self.settings.target}, CVW_HOME "
+                f"{self.settings.home}): run `cvw ingest` first, or `cvw run --as-of YYYY-MM-DD`, which ingests, "
+                "builds, gates and publishes"
+            )
+
     # --- build ---------------------------------------------------------------------------------------------
 
     @abstractmethod
