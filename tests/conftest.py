@@ -150,8 +150,7 @@ def table_checksums(analytics_db: Path, tables) -> dict:
 def published_checksums(analytics_db: Path) -> dict:
     """Every published table (whole-row checksums), the history per date, and publish_log without its run ids
     and timestamps. Equal checksums = equal published data."""
-    from cvw.publish import HISTORY_TABLES
-    from cvw.quality import PUBLISHED_TABLES
+    from cvw.catalog import HISTORY_TABLES, PUBLISHED_TABLES
 
     out = table_checksums(analytics_db, PUBLISHED_TABLES)
     for table in HISTORY_TABLES:

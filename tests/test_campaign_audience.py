@@ -15,7 +15,7 @@ import sys
 from datetime import date, timedelta
 
 import pytest
-from cvw.quality import PUBLISHED_TABLES
+from cvw.catalog import PUBLISHED_TABLES
 
 from tests.conftest import SMALL_AS_OF, make_settings, query, table_checksums
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -16,6 +17,7 @@ from cvw.generate import BAD_ROW_KINDS, PARSE_FAILURE_KINDS, generate
 pytestmark = pytest.mark.integration
 
 END = date(2025, 12, 31)
+SHA256_FIXTURE = Path(__file__).parent / "fixtures" / "generator_sha256.json"
 
 
 VIOLATIONS = {
@@ -134,6 +136,30 @@ def test_rerun_replaces_previous_output(tmp_path):
     generate(tmp_path, customers=200, days=30, seed=1, end_date=END)
     first = min(p.name for p in (tmp_path / "orders").iterdir())
     assert first >= f"orders_{(END - timedelta(days=29)).isoformat()}.csv"
+
+
+def _sha256(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "config",
+    json.loads(SHA256_FIXTURE.read_text())["configurations"],
+    ids=lambda c: "-".join(f"{k}={v}" for k, v in c["args"].items()),
+)
+def test_output_bytes_equal_the_recorded_sha256(tmp_path, config):
+    """Every file written for a recorded configuration has the recorded SHA-256; none missing, none extra.
+
+    The fixture was recorded from the generator before it became a package. A deliberate change of the
+    generated data re-records it: the same loop over its configurations, writing ``_sha256(out)``."""
+    args = dict(config["args"])
+    if "end_date" in args:
+        args["end_date"] = date.fromisoformat(args["end_date"])
+    generate(tmp_path, **args)
+    got, want = _sha256(tmp_path), config["files"]
+    assert sorted(want.keys() - got.keys()) == [], "missing files"
+    assert sorted(got.keys() - want.keys()) == [], "extra files"
+    assert sorted(k for k in want if got[k] != want[k]) == [], "files whose bytes changed"
 
 
 # --- layout ------------------------------------------------------------------------------

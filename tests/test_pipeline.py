@@ -6,8 +6,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from cvw.gate import GateFailed
 from cvw.pipeline import run, step_build, step_gate, step_ingest
-from cvw.quality import GateFailed
 
 from tests.conftest import SMALL_AS_OF, query, table_checksums, tiny_data
 from tests.expected_small import ACCOUNTING, PUBLISHED, REJECTED
@@ -19,7 +19,8 @@ pytestmark = pytest.mark.dbt
 def test_published_tables_and_row_counts(small_run):
     s, summary = small_run
     assert summary["publish"]["row_counts"] == PUBLISHED
-    from cvw.quality import PUBLISHED_TABLES, build_suite
+    from cvw.catalog import PUBLISHED_TABLES
+    from cvw.gate import build_suite
 
     with tiny_data():  # the vars small_run was built with
         every_check = sum(len(build_suite(t, SMALL_AS_OF).expectations) for t in PUBLISHED_TABLES)
@@ -111,7 +112,7 @@ def test_a_failing_gate_names_table_check_and_rows_and_publishes_nothing(workspa
 
 
 def test_an_older_date_never_replaces_the_current_tables(workspace):
-    from cvw.quality import PUBLISHED_TABLES
+    from cvw.catalog import PUBLISHED_TABLES
 
     run(workspace, date(2025, 1, 5))
     current = _published_checksums(workspace, PUBLISHED_TABLES)

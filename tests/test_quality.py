@@ -6,7 +6,9 @@ import json
 from datetime import date
 
 import pytest
-from cvw.quality import GATE_DEFAULTS, PUBLISHED_TABLES, build_suite, export_suites, gate_vars
+from cvw.catalog import PUBLISHED_TABLES
+from cvw.gate import GATE_DEFAULTS, build_suite, gate_vars
+from cvw.gate.export import export_suites
 from cvw.settings import EXPECTATIONS_DIR
 
 pytestmark = pytest.mark.unit
@@ -18,7 +20,7 @@ def test_exported_suites_match_the_code(tmp_path):
         committed = EXPECTATIONS_DIR / f"{table}.json"
         assert committed.exists(), f"run `cvw expectations` to export {table}"
         assert json.loads((tmp_path / f"{table}.json").read_text()) == json.loads(committed.read_text()), (
-            f"expectations/{table}.json drifted from dags/cvw/quality.py: run `cvw expectations`"
+            f"expectations/{table}.json drifted from dags/cvw/gate/suites.py: run `cvw expectations`"
         )
 
 
@@ -49,7 +51,7 @@ def test_a_check_that_raises_says_so_with_the_exception():
     import great_expectations as gx
     import great_expectations.expectations as gxe
     import pandas as pd
-    from cvw.quality import CheckResult, _raised
+    from cvw.gate.runner import CheckResult, _raised
 
     ctx = gx.get_context(mode="ephemeral")
     batch = ctx.data_sources.add_pandas("p").add_dataframe_asset("t").add_batch_definition_whole_dataframe("w")

@@ -17,8 +17,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from cvw.catalog import PUBLISHED_TABLES
 from cvw.pipeline import run, step_publish
-from cvw.quality import PUBLISHED_TABLES
 
 from tests.conftest import SMALL_AS_OF
 

@@ -114,7 +114,7 @@ def cmd_quarantine(args, s) -> int:
 
 
 def cmd_expectations(args) -> int:
-    from cvw.quality import export_suites
+    from cvw.gate.export import export_suites
 
     for path in export_suites(Path(args.out)):
         print(path)

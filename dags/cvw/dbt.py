@@ -78,10 +78,9 @@ def run_dbt(
     ]
     if variables:
         cli_args += ["--vars", json.dumps(variables)]
-    if settings.target == "spark":  # dbt-spark's session method reuses the process's session: start it right
-        from cvw.engines.spark import get_session
+    from cvw.engines import get_engine
 
-        get_session(settings)
+    get_engine(settings).before_dbt()  # e.g. Spark: dbt-spark's session method reuses the process's session
     started = time.monotonic()
     log.info("dbt %s", " ".join(args))
     with _environment(settings.env()):  # profiles.yml reads the connection from env_var()

@@ -72,7 +72,7 @@ def step_build(settings: Settings, as_of: date) -> dict:
 
 def step_gate(settings: Settings, as_of: date, run_id: str) -> dict:
     from cvw.engines import get_engine
-    from cvw.quality import run_gate
+    from cvw.gate import run_gate
 
     engine = get_engine(settings)
     try:
@@ -91,16 +91,14 @@ def step_gate(settings: Settings, as_of: date, run_id: str) -> dict:
 
 def step_publish(settings: Settings, as_of: date, run_id: str, gate: dict, run_summary: dict | None = None) -> dict:
     from cvw.audience import write_activation_files
+    from cvw.catalog import PUBLISHED_TABLES
     from cvw.engines import get_engine
-    from cvw.publish import check_built_for
-    from cvw.quality import PUBLISHED_TABLES
 
     if gate["failed"]:
         raise ValueError("refusing to publish: the gate reported failures")
     engine = get_engine(settings)
     try:
-        if engine.name != "duckdb":  # DuckDB checks inside its publish, holding the warehouse
-            check_built_for(engine.query, PUBLISHED_TABLES, as_of)
+        engine.check_audit_area(PUBLISHED_TABLES, as_of)  # DuckDB checks again inside its publish, under its lock
         # the day's contacts per channel, from the gated audience; listed in this publish's log row
         files = write_activation_files(settings, engine, as_of)
         log.info("activation files for %s: %s", as_of, ", ".join(

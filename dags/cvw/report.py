@@ -7,8 +7,6 @@ import json
 from cvw.settings import Settings
 
 EXAMPLE_QUERIES = """\
--- open the published file read-only (what a BI tool does):
---   duckdb -readonly {db}      or   duckdb.connect('{db}', read_only=True)
 select customer_type, count(*) as customers from analytics.dim_customers group by 1 order by 2 desc;
 select order_date, count(*) as orders, sum(revenue) as revenue
 from analytics.fct_orders where is_completed group by 1 order by 1 desc limit 7;
@@ -36,14 +34,11 @@ def status_text(settings: Settings) -> str:
     try:
         log_rows = engine.published_log()
         if not log_rows:
-            out.append(f"nothing published yet on {engine.name}")
+            out.append(f"nothing published yet ({engine.published_location()})")
         else:
             current = next((r for r in log_rows if r["is_current"]), log_rows[0])
             counts = sorted(json.loads(current["row_counts"]).items())
-            where = f"{settings.analytics_db} (schema analytics)" if engine.name == "duckdb" else (
-                f"schema analytics on {engine.name}"
-            )
-            out.append(f"Published tables in {where}, as of {current['as_of_date']}:")
+            out.append(f"Published tables in {engine.published_location()}, as of {current['as_of_date']}:")
             out.append(_table(counts, ["table", "rows"]))
             out.append("")
             out.append("Publish log (latest first):")
@@ -70,14 +65,13 @@ def status_text(settings: Settings) -> str:
             out.append("")
             out.append("Row accounting (file rows = accepted + quarantined + rejected):")
             out.append(_table(acc, ["entity", "file_rows", "accepted", "quarantined", "rejected", "balanced"]))
+        hint = engine.reader_hint()
     finally:
         engine.close()
     out.append("")
     out.append("Example queries:")
-    queries = EXAMPLE_QUERIES.format(db=settings.analytics_db)
-    if settings.target != "duckdb":  # the connection hint is DuckDB's; the SQL is the same everywhere
-        queries = "\n".join(line for line in queries.splitlines() if not line.startswith("--"))
-    out.append(queries)
+    out.extend(hint)
+    out.append(EXAMPLE_QUERIES)
     return "\n".join(out)
 
 

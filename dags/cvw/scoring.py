@@ -22,6 +22,7 @@ import logging
 import time
 from datetime import date
 
+from cvw.engines.base import arrow_schema
 from cvw.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,14 +58,6 @@ FIT_COLUMNS = (
     ("fitted_as_of", "varchar"),  # the run's as-of date D (YYYY-MM-DD)
 )
 PARAMETERS = {"bg_nbd": ("r", "alpha", "a", "b"), "gamma_gamma": ("p", "q", "gamma")}
-
-
-def arrow_schema(columns):
-    import pyarrow as pa
-
-    types = {"varchar": pa.string(), "double": pa.float64(), "bigint": pa.int64(), "integer": pa.int32(),
-             "boolean": pa.bool_()}
-    return pa.schema([(name, types[t]) for name, t in columns])
 
 
 def score_batch(batch, bg: dict | None, gg: dict | None, horizon_days: float):

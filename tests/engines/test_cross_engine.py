@@ -10,9 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from cvw.catalog import PUBLISHED_TABLES
 from cvw.engines import get_engine
 from cvw.pipeline import run
-from cvw.quality import PUBLISHED_TABLES
 
 from tests.conftest import make_settings
 from tests.engines.spark_session import spark_workspace

@@ -9,10 +9,11 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+from cvw.catalog import PUBLISHED_TABLES
 from cvw.engines.postgres import PostgresEngine
+from cvw.gate import GateFailed
 from cvw.ingest import IngestError, ingest_landing
 from cvw.pipeline import run, step_gate
-from cvw.quality import PUBLISHED_TABLES, GateFailed
 
 from tests.conftest import SMALL_AS_OF, TINY_VARS
 from tests.engines.pg_server import pg_workspace
@@ -266,7 +267,8 @@ def test_empty_and_header_only_files_load_no_rows(pg_settings):
 def test_published_tables_and_row_counts(small):
     s, summary, e = small
     assert summary["publish"]["row_counts"] == PUBLISHED and summary["publish"]["replaced_current"]
-    from cvw.quality import PUBLISHED_TABLES, build_suite
+    from cvw.catalog import PUBLISHED_TABLES
+    from cvw.gate import build_suite
 
     every_check = sum(len(build_suite(t, SMALL_AS_OF).expectations) for t in PUBLISHED_TABLES)
     assert summary["gate"]["failed"] == 0 and summary["gate"]["checks"] == every_check

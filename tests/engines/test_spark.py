@@ -12,9 +12,10 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+from cvw.catalog import PUBLISHED_TABLES
+from cvw.gate import GateFailed, build_suite
 from cvw.ingest import IngestError, ingest_landing
 from cvw.pipeline import run, step_gate, step_ingest
-from cvw.quality import PUBLISHED_TABLES, GateFailed, build_suite
 
 from tests.conftest import SMALL_AS_OF, TINY_VARS, tiny_data
 from tests.engines import spark_session as plugin

@@ -13,22 +13,22 @@ import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from cvw import failpoints
+from cvw.bookkeeping import drift_row, manifest_row
 from cvw.landing import (
     IngestError,
     IngestResult,
     LandingFile,
     check_accounting,
     discover,
-    drift_row,
     file_warning,
     finish,
     groups_of,
-    manifest_row,
     now_utc,
     one_line,
     plan,
@@ -52,6 +52,27 @@ PUBLISHED_HISTORY_COLUMNS = {
     "customer_id": "VARCHAR", "lifecycle_stage": "VARCHAR", "rad_strategy": "VARCHAR", "p_alive": "DOUBLE",
     "as_of_date": "DATE",
 }
+
+
+@dataclass
+class GxData:
+    """What an engine hands the gate for one table: the GX datasource, how to add the table's asset to it, the
+    batch parameters (a dataframe, or none for an in-database asset) and the table's row count."""
+
+    source: Any
+    new_asset: Callable[[Any], Any]
+    batch_parameters: dict = field(default_factory=dict)
+    rows: int = 0
+    replace_asset: bool = False  # drop an asset of that name first (its definition may have changed)
+
+
+def arrow_schema(columns) -> Any:
+    """The Arrow schema of `columns`, (name, type) pairs in the contract's lower-case type names."""
+    import pyarrow as pa
+
+    types = {"varchar": pa.string(), "double": pa.float64(), "bigint": pa.int64(), "integer": pa.int32(),
+             "boolean": pa.bool_()}
+    return pa.schema([(name, types[t]) for name, t in columns])
 
 
 def group_fields(group: list[LandingFile]) -> list[Field]:
@@ -187,6 +208,16 @@ class Engine(ABC):
 
     # --- build ---------------------------------------------------------------------------------------------
 
+    def before_dbt(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Whatever dbt needs from the engine in this process before it runs (Spark: the session that
+        dbt-spark's `session` method reuses is started with the engine)."""
+
+    def check_audit_area(self, tables: tuple[str, ...], as_of: date) -> None:
+        """Every audit table holds this run's as-of date (cvw.publish.check_built_for)."""
+        from cvw.publish import check_built_for
+
+        check_built_for(self.query, tables, as_of)
+
     @abstractmethod
     def execute(self, sql: str) -> None:
         """Run a statement (DDL) on the working warehouse."""
@@ -212,18 +243,42 @@ class Engine(ABC):
     # --- gate and publish ------------------------------------------------------------------------------
 
     @abstractmethod
+    def gx_data(self, context: Any, schema: str, table: str, columns: list[str] | None) -> GxData:
+        """The data GX validates for `schema.table`: only `columns` where rows leave the database, booleans as 0/1
+        integers on every engine (PostgreSQL and Spark have no avg(boolean))."""
+
     def gx_batch(
         self, context: Any, schema: str, table: str, columns: list[str] | None = None
     ) -> tuple[Any, dict, int]:
-        """(GX batch definition, batch_parameters, row count) to validate `schema.table` with GX. `columns`: what
-        the suite reads (an engine that copies rows out of the database copies only those). Booleans are
-        handed to GX as 0/1 integers on every engine (PostgreSQL and Spark have no avg(boolean))."""
+        """(GX batch definition, batch_parameters, row count) to validate `schema.table`: the engine's data
+        (`gx_data`), one asset per table in its datasource, one whole-table batch definition `whole`."""
+        data = self.gx_data(context, schema, table, columns)
+        names = [a.name for a in data.source.assets]
+        if data.replace_asset and table in names:
+            data.source.delete_asset(table)
+            names.remove(table)
+        asset = data.source.get_asset(table) if table in names else data.new_asset(data.source)
+        if "whole" in [b.name for b in asset.batch_definitions]:
+            batch = asset.get_batch_definition("whole")
+        elif hasattr(asset, "add_batch_definition_whole_dataframe"):
+            batch = asset.add_batch_definition_whole_dataframe("whole")
+        else:
+            batch = asset.add_batch_definition_whole_table("whole")
+        return batch, data.batch_parameters, data.rows
 
     @abstractmethod
     def publish(
         self, as_of: date, run_id: str, tables: tuple[str, ...], gate_checks: int, run_summary: dict | None
     ) -> PublishResult:
         """Make the audit tables the published `analytics` tables, atomically, or only log an older date."""
+
+    @abstractmethod
+    def published_location(self) -> str:
+        """Where BI reads the published tables (for people: `cvw status`)."""
+
+    def reader_hint(self) -> list[str]:
+        """How a BI tool or a person connects to the published tables (SQL comment lines)."""
+        return []
 
     @abstractmethod
     def published_log(self) -> list[dict]:

@@ -1,0 +1,68 @@
+"""DuckDB warehouse access: queries on the working warehouse and on the published file, and the Arrow input and
+output of the Python steps (mixed into DuckDBEngine). Connections come from cvw.db (one writer, clear errors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cvw import db
+from cvw.engines.base import arrow_schema
+
+
+class DuckDBWarehouse:
+    """Reads and writes of the DuckDB engine."""
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        with db.connect(self.settings.warehouse, read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
+
+    def query_published(self, sql: str, params: list | None = None) -> list[tuple]:
+        with db.connect(self.settings.analytics_db, read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
+
+    def execute(self, sql: str) -> None:
+        with db.connect(self.settings.warehouse) as con:
+            con.execute(sql)
+
+    def published_location(self) -> str:
+        return f"{self.settings.analytics_db} (schema analytics)"
+
+    def reader_hint(self) -> list[str]:
+        db = self.settings.analytics_db
+        return ["-- open the published file read-only (what a BI tool does):",
+                f"--   duckdb -readonly {db}      or   duckdb.connect('{db}', read_only=True)"]
+
+    def published_log(self) -> list[dict]:
+        if not self.settings.analytics_db.exists():
+            return []
+        with db.connect(self.settings.analytics_db, read_only=True) as con:
+            cur = con.execute("select * from analytics.publish_log order by published_at desc")
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
+
+    def read_arrow(self, sql: str) -> Any:
+        with db.connect(self.settings.warehouse, read_only=True) as con:
+            return con.sql(sql).to_arrow_table()
+
+    def write_arrow(self, table: Any, schema: str, name: str) -> None:
+        with db.connect(self.settings.warehouse) as con:
+            con.execute(f"create schema if not exists {schema}")
+            con.register("cvw_arrow_input", table)
+            con.execute(f"create or replace table {schema}.{name} as select * from cvw_arrow_input")
+            con.unregister("cvw_arrow_input")
+
+    def map_batches(self, source_sql: str, fn: Any, schema: str, name: str, columns: tuple,
+                    batch_rows: int = 131_072) -> int:
+        """One connection reads record batches of `source_sql` (a second cursor) while the other writes the
+        scored stream: DuckDB pulls from the RecordBatchReader as it inserts, so memory stays one batch."""
+        import pyarrow as pa
+
+        out_schema = arrow_schema(columns)
+        with db.connect(self.settings.warehouse) as con:
+            con.execute(f"create schema if not exists {schema}")
+            reader = con.cursor().sql(source_sql).to_arrow_reader(batch_rows)
+            stream = pa.RecordBatchReader.from_batches(out_schema, (fn(b) for b in reader))
+            con.register("cvw_batch_stream", stream)
+            con.execute(f"create or replace table {schema}.{name} as select * from cvw_batch_stream")
+            con.unregister("cvw_batch_stream")
+            return con.execute(f"select count(*) from {schema}.{name}").fetchone()[0]

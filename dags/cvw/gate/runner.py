@@ -1,0 +1,212 @@
+"""The gate's runner: each audit table through its suite with Great Expectations, a JSON report and Data Docs.
+
+The engine hands GX a batch for each table (`Engine.gx_batch`: DuckDB an Arrow -> pandas dataframe, PITFALLS
+3; PostgreSQL GX's SQL datasource, in-database; Spark a Spark dataframe). One suite per published table
+(suite name == table name, cvw.gate.suites), one checkpoint per table (`publish_gate__<table>`), Data Docs as
+the human-readable report. A failure raises GateFailed naming table, check and sample rows.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from cvw import failpoints
+from cvw.catalog import PUBLISHED_TABLES, TABLE_KEYS
+from cvw.gate.suites import build_suite, gate_vars, suite_columns
+from cvw.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class GateFailed(RuntimeError):
+    """At least one expectation failed; nothing is published. The message names table, check, rows."""
+
+
+@dataclass
+class CheckResult:
+    table: str
+    check: str
+    kwargs: dict
+    success: bool
+    unexpected_count: int | None = None
+    sample: list = field(default_factory=list)
+    error: str | None = None  # the check could not be evaluated: the exception it raised
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.kwargs.items() if k != "result_format")
+        if self.error:
+            return f"{self.table}: {self.check}({args}) raised an exception: {self.error}"
+        sample = self.sample[:5] if isinstance(self.sample, list) else self.sample  # observed value, or None
+        return f"{self.table}: {self.check}({args}) failed on {self.unexpected_count} row(s); sample: {sample}"
+
+
+@dataclass
+class GateResult:
+    as_of: date
+    checks: list[CheckResult] = field(default_factory=list)
+    row_counts: dict[str, int] = field(default_factory=dict)
+    report: Path | None = None
+    data_docs: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def success(self) -> bool:
+        return all(c.success for c in self.checks)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.success]
+
+    def summary(self) -> str:
+        state = "passed" if self.success else "FAILED"
+        return (
+            f"gate {state}: {len(self.checks) - len(self.failed)}/{len(self.checks)} checks passed over "
+            f"{len(self.row_counts)} tables in {self.seconds:.1f}s; report {self.report}"
+        )
+
+    def failure_message(self) -> str:
+        lines = [f"quality gate failed for as_of_date {self.as_of}; nothing was published:"]
+        for c in self.failed:
+            lines.append(f"  {c.describe()}")
+        lines.append(f"Report: {self.report}  Data Docs: {self.data_docs}")
+        return "\n".join(lines)
+
+
+def _raised(info) -> str | None:
+    """The exception a GX check raised (GX 1.x keeps it in exception_info, flat or per metric), one line."""
+    if not info:
+        return None
+    found = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    messages = [" ".join(str(i.get("exception_message") or "").split()) for i in found if i.get("raised_exception")]
+    return "; ".join(m[:500] for m in messages if m) or None
+
+
+def _quiet_gx() -> None:
+    """GX is chatty (PITFALLS 4): no analytics, no progress bars, warnings only."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    for name in ("great_expectations", "great_expectations._docs_decorators"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _context(settings: Settings):
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    root = settings.home / "gx"
+    root.mkdir(parents=True, exist_ok=True)
+    ctx = gx.get_context(mode="file", project_root_dir=str(root))
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return ctx
+
+
+def _as_jsonable(value):
+    if isinstance(value, dict):
+        return {k: _as_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_jsonable(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def run_gate(
+    settings: Settings,
+    as_of: date,
+    run_id: str,
+    previous_rows: dict[str, int] | None = None,
+    schema: str = "marts",
+    tables: tuple[str, ...] = PUBLISHED_TABLES,
+    engine=None,
+) -> GateResult:
+    """Validate every audit table; write a JSON report and Data Docs; raise GateFailed on any failure."""
+    _quiet_gx()
+    import great_expectations as gx
+
+    started = time.monotonic()
+    v = gate_vars()
+    ctx = _context(settings)
+    if engine is None:
+        from cvw.engines import get_engine
+
+        engine = get_engine(settings)
+    result = GateResult(as_of=as_of)
+    validation_ids = []
+    for table in tables:
+        suite = build_suite(table, as_of, (previous_rows or {}).get(table), v)
+        columns = suite_columns(suite, TABLE_KEYS[table])
+        batch, batch_parameters, rows = engine.gx_batch(ctx, schema, table, columns=columns)
+        result.row_counts[table] = rows
+        if rows == 0:
+            suite = build_suite(table, as_of, (previous_rows or {}).get(table), v, empty=True)
+        suite = ctx.suites.add_or_update(suite)
+        validation = ctx.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=f"publish_gate__{table}", data=batch, suite=suite)
+        )
+        checkpoint = ctx.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=f"publish_gate__{table}",
+                validation_definitions=[validation],
+                actions=[],  # Data Docs are built once, after the last table (below)
+                result_format={
+                    "result_format": "COMPLETE",
+                    "unexpected_index_column_names": TABLE_KEYS[table],
+                    "partial_unexpected_count": 5,
+                },
+            )
+        )
+        outcome = checkpoint.run(batch_parameters=batch_parameters)
+        del batch_parameters  # the table's rows (pandas on DuckDB): free them before the next table
+        if rows > 100_000:
+            gc.collect()
+        failpoints.hit("gate.between_tables")
+        validation_ids.extend(outcome.run_results)
+        for run_result in outcome.run_results.values():
+            for r in run_result.results:
+                cfg = r.expectation_config
+                res = r.result or {}
+                result.checks.append(
+                    CheckResult(
+                        table=table,
+                        check=cfg.type,
+                        kwargs=_as_jsonable({k: v for k, v in cfg.kwargs.items() if k != "batch_id"}),
+                        success=bool(r.success),
+                        unexpected_count=res.get("unexpected_count"),
+                        sample=_as_jsonable((res.get("unexpected_index_list") or [])[:5]
+                                            or res.get("observed_value")),
+                        error=_raised(r.exception_info),
+                    )
+                )
+        log.info("gate %s: %d rows, %s", table, rows,
+                 "ok" if all(c.success for c in result.checks if c.table == table) else "FAILED")
+    # render this run's validation pages and the index (not every page of every earlier run)
+    ctx.build_data_docs(resource_identifiers=validation_ids)
+    result.seconds = time.monotonic() - started
+    sites = ctx.get_docs_sites_urls()
+    result.data_docs = sites[0]["site_url"] if sites else None
+    report_dir = settings.reports_dir / as_of.isoformat()
+    report_dir.mkdir(parents=True, exist_ok=True)
+    result.report = report_dir / f"gate_{re.sub(r'[^A-Za-z0-9_.-]+', '_', run_id)}.json"
+    result.report.write_text(json.dumps({
+        "as_of_date": as_of.isoformat(),
+        "run_id": run_id,
+        "success": result.success,
+        "row_counts": result.row_counts,
+        "data_docs": result.data_docs,
+        "checks": [c.__dict__ for c in result.checks],
+    }, indent=2, default=str))
+    log.info(result.summary())
+    if not result.success:
+        raise GateFailed(result.failure_message())
+    return result
+
+
