@@ -345,7 +345,7 @@ def _crash_before_the_manifest(m, sp) -> None:
 
 def test_a_failed_ingest_leaves_nothing_behind(spark_settings, monkeypatch):
     """All or nothing (issue 14 C): an ingest that fails after writing rows removes them before it returns."""
-    from cvw.engines import spark as sp
+    from cvw.engines.spark import ingest as sp
 
     s = spark_settings
     _only(s, "orders")
@@ -361,7 +361,7 @@ def test_a_failed_ingest_leaves_nothing_behind(spark_settings, monkeypatch):
 
 def test_a_crash_before_the_manifest_is_repaired_by_the_next_ingest(spark_settings, monkeypatch):
     """Spark has no multi-table transaction: rows written without their manifest rows are removed again."""
-    from cvw.engines import spark as sp
+    from cvw.engines.spark import ingest as sp
 
     s = spark_settings
     _only(s, "orders")
@@ -384,7 +384,7 @@ def test_a_crash_in_a_rerun_of_the_same_run_id_keeps_the_rows_it_committed_befor
     spark_settings, monkeypatch
 ):
     """A cleared Airflow task runs again with its run id: recovery keeps the rows that run committed."""
-    from cvw.engines import spark as sp
+    from cvw.engines.spark import ingest as sp
 
     s = spark_settings
     _only(s, "orders")
