@@ -23,8 +23,9 @@ demo: $(VENV)/.installed  ## generate data, run the real Airflow DAG once on Duc
 test: $(VENV)/.installed  ## the test suite, on two workers (a test file stays on one worker: its module fixtures are built once)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
-lint: $(VENV)/.installed  ## ruff
+lint: $(VENV)/.installed  ## ruff on the Python, sqlfluff (dbt templater) on the dbt models
 	$(BIN)/ruff check dags scripts tests
+	cd dbt_project && tmp=$$(mktemp -d) && CVW_HOME=$$tmp CVW_WAREHOUSE=$$tmp/lint.duckdb CVW_DBT_TARGET_PATH=$$tmp/target PATH="$(BIN):$$PATH" $(BIN)/sqlfluff lint models data-tests --processes 2
 
 bench: $(VENV)/.installed  ## pipeline benchmark (100k customers, two years; takes minutes)
 	$(BIN)/python scripts/bench_pipeline.py

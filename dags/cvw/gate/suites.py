@@ -238,7 +238,7 @@ def suite_customer_events(as_of: date, v: dict) -> list:
 
 def suite_campaign_audience(as_of: date, v: dict) -> list:
     """The audience's rules as expectations; dbt tests recompute consent and caps from their sources
-    (data-tests/events/), these check every row's own columns."""
+    (data-tests/marts/test_campaign_audience__*), these check every row's own columns."""
     import great_expectations.expectations as gxe
 
     from cvw.audience import SUPPRESSION_RULES

@@ -1,4 +1,5 @@
-{# Every service interaction, marketing contact and return finds a row in the seed cost_parameters (exact or `*`), so no event is silently free. #}
+{# Every service interaction, marketing contact and return finds a row in the seed cost_parameters (exact or `*`),
+   so no event is silently free. #}
 with
 
 events as (

@@ -7,7 +7,12 @@ with
 
     select
         cast('{{ entity }}' as {{ type_text() }}) as entity,
-        concat_ws('|', {% for k in key %}cast({{ k }} as {{ type_text() }}){{ ', ' if not loop.last }}{% endfor %}) as record_key,
+        concat_ws(
+            '|',
+            {%- for k in key %}
+            cast({{ k }} as {{ type_text() }}){{ ',' if not loop.last }}
+            {%- endfor %}
+        ) as record_key,
         _source_file as source_file,
         _line_number as line_number,
         rejection_reason,

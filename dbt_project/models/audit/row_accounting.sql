@@ -48,7 +48,7 @@ accounted as (
         coalesce(manifest.quarantined_rows, 0) as quarantined_rows,
         validated.rejected_rows,
         coalesce(manifest.file_rows, 0)
-            = validated.accepted_rows + coalesce(manifest.quarantined_rows, 0) + validated.rejected_rows
+        = validated.accepted_rows + coalesce(manifest.quarantined_rows, 0) + validated.rejected_rows
             as balanced
 
     from validated

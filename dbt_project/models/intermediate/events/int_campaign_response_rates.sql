@@ -59,7 +59,8 @@ final as (
         cast(
             (coalesce(cells.responses, 0) + {{ var('response_prior_weight', 20) }} * overall.overall_rate)
             / (coalesce(cells.contacts, 0) + {{ var('response_prior_weight', 20) }})
-        as {{ type_double() }}) as response_rate,
+            as {{ type_double() }}
+        ) as response_rate,
         {{ as_of_date() }} as as_of_date
 
     from grid

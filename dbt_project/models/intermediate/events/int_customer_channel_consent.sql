@@ -12,9 +12,12 @@ customers as (
 channels as (
 
     select 'email' as channel
-    union all select 'sms'
-    union all select 'phone'
-    union all select 'mail'
+    union all
+    select 'sms'
+    union all
+    select 'phone'
+    union all
+    select 'mail'
 
 ),
 

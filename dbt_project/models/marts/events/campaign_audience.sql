@@ -148,10 +148,14 @@ planned as (
 
     select
         scored.*,
-        case when blocked_reason is null then row_number() over (
-            partition by customer_id, case when blocked_reason is null then 0 else 1 end
-            order by precedence, priority desc, event_type
-        ) end as plan_rank
+        case
+            when blocked_reason is null
+                then
+                    row_number() over (
+                        partition by customer_id, case when blocked_reason is null then 0 else 1 end
+                        order by precedence, priority desc, event_type
+                    )
+        end as plan_rank
     from scored
 
 ),

@@ -52,7 +52,7 @@ final as (
         cast(pairs.customers_both as {{ type_double() }}) / basket_count.baskets as support,
         cast(pairs.customers_both as {{ type_double() }}) / antecedent.customers as confidence,
         cast(pairs.customers_both as {{ type_double() }}) * basket_count.baskets
-            / (cast(antecedent.customers as {{ type_double() }}) * consequent.customers) as lift,
+        / (cast(antecedent.customers as {{ type_double() }}) * consequent.customers) as lift,
         {{ as_of_date() }} as as_of_date
 
     from pairs

@@ -100,10 +100,13 @@ anniversary_events as (
             as current_number,
         cast(null as {{ type_text() }}) as reference_id,
         first_purchase_date as reference_date,
-        {{ dbt.datediff(as_of_date(), 'anniversary_date', 'day') }} as days_until,
+        {{ dbt.datediff(as_of_date(), 'anniversary_date', 'day') }}
+            as days_until,
         cast(null as date) as event_week
     from anniversaries
-    where {{ dbt.datediff(as_of_date(), 'anniversary_date', 'day') }} <= {{ var('event_anniversary_days', 7) }}
+    where
+        {{ dbt.datediff(as_of_date(), 'anniversary_date', 'day') }}
+        <= {{ var('event_anniversary_days', 7) }}
         and extract(year from anniversary_date) > extract(year from first_purchase_date)
 
 ),
@@ -144,7 +147,12 @@ changes as (
         cast(null as integer) as days_until,
         cast(null as date) as event_week
     from changes
-    where {{ column }} in ({% for s in into %}'{{ s }}'{{ ', ' if not loop.last }}{% endfor %})
+    where
+        {{ column }} in (
+            {%- for s in into %}
+            '{{ s }}'{{ ',' if not loop.last }}
+            {%- endfor %}
+        )
         and previous_{{ column }} != {{ column }}
 
 ),
@@ -184,9 +192,12 @@ bad_experiences as (
             order by interactions.interaction_ts desc, interactions.interaction_id desc
         ) as recency_rank
     from {{ ref('fct_service_interactions') }} as interactions
-    where {{ in_window('interactions.interaction_date', var('event_complaint_days', 7)) }}
-        and (interactions.interaction_type = 'complaint'
-             or interactions.satisfaction_score <= {{ var('event_complaint_max_satisfaction', 2) }})
+    where
+        {{ in_window('interactions.interaction_date', var('event_complaint_days', 7)) }}
+        and (
+            interactions.interaction_type = 'complaint'
+            or interactions.satisfaction_score <= {{ var('event_complaint_max_satisfaction', 2) }}
+        )
 
 ),
 

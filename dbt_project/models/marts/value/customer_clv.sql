@@ -34,7 +34,10 @@ rated as (
         scores.expected_avg_value,
         profitability.gross_margin_rate is null as margin_rate_is_default,
         coalesce(
-            greatest(cast(0 as {{ type_double() }}), least(cast(1 as {{ type_double() }}), profitability.gross_margin_rate)),
+            greatest(
+                cast(0 as {{ type_double() }}),
+                least(cast(1 as {{ type_double() }}), profitability.gross_margin_rate)
+            ),
             cast({{ var('clv_default_margin_rate') }} as {{ type_double() }})
         ) as margin_rate
 

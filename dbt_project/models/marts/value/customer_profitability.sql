@@ -170,26 +170,32 @@ unit_costs as (
 costs_by_customer as (
 
     select
-        cost_events.customer_id,
         {%- for kind, col in [('service_interaction', 'service_cost'), ('return', 'return_cost'),
                              ('marketing_contact', 'marketing_cost')] %}
-        {%- set outer_last = loop.last %}
         {%- for horizon in ['365d', 'lifetime'] %}
         case
-            when sum(case when cost_events.cost_kind = '{{ kind }}' and unit_costs.unit_cost is null then 1 else 0 end) > 0
+            when sum(
+                    case when cost_events.cost_kind = '{{ kind }}' and unit_costs.unit_cost is null then 1 else 0 end
+                ) > 0
                 then null
-            else sum(case when cost_events.cost_kind = '{{ kind }}'
-                then cost_events.events_{{ horizon }} * unit_costs.unit_cost else 0 end)
-        end as {{ col }}_{{ horizon }}{{ ',' if not (loop.last and outer_last) }}
+            else sum(
+                    case
+                        when cost_events.cost_kind = '{{ kind }}'
+                            then cost_events.events_{{ horizon }} * unit_costs.unit_cost
+                        else 0
+                    end
+                )
+        end as {{ col }}_{{ horizon }},
         {%- endfor %}
         {%- endfor %}
+        cost_events.customer_id
 
     from cost_events
     inner join unit_costs
         on cost_events.cost_kind = unit_costs.cost_kind
         and cost_events.interaction_type = unit_costs.interaction_type
         and cost_events.channel = unit_costs.channel
-    group by 1
+    group by cost_events.customer_id
 
 ),
 
@@ -197,19 +203,19 @@ profit as (
 
     {# a customer without cost events costs 0; one with an unpriced event keeps the null #}
     select
-        customers.customer_id,
         {%- for horizon in ['365d', 'lifetime'] %}
         coalesce(sales.revenue_{{ horizon }}, 0) as revenue_{{ horizon }},
         coalesce(sales.line_margin_{{ horizon }}, 0)
-            - coalesce(returns_by_customer.refund_{{ horizon }}, 0)
-            + coalesce(returns_by_customer.returned_cost_{{ horizon }}, 0) as gross_margin_{{ horizon }},
-        case when costs_by_customer.customer_id is null then 0
-            else costs_by_customer.service_cost_{{ horizon }} end as service_cost_{{ horizon }},
-        case when costs_by_customer.customer_id is null then 0
-            else costs_by_customer.return_cost_{{ horizon }} end as return_cost_{{ horizon }},
-        case when costs_by_customer.customer_id is null then 0
-            else costs_by_customer.marketing_cost_{{ horizon }} end as marketing_cost_{{ horizon }}{{ ',' if not loop.last }}
+        - coalesce(returns_by_customer.refund_{{ horizon }}, 0)
+        + coalesce(returns_by_customer.returned_cost_{{ horizon }}, 0) as gross_margin_{{ horizon }},
+        {%- for cost in ['service_cost', 'return_cost', 'marketing_cost'] %}
+        case
+            when costs_by_customer.customer_id is null then 0
+            else costs_by_customer.{{ cost }}_{{ horizon }}
+        end as {{ cost }}_{{ horizon }},
         {%- endfor %}
+        {%- endfor %}
+        customers.customer_id
 
     from customers
     left join sales on customers.customer_id = sales.customer_id
@@ -221,14 +227,14 @@ profit as (
 contribution as (
 
     select
-        profit.*,
         {%- for horizon in ['365d', 'lifetime'] %}
         service_cost_{{ horizon }} + return_cost_{{ horizon }} + marketing_cost_{{ horizon }}
             as cost_to_serve_{{ horizon }},
         gross_margin_{{ horizon }}
-            - (service_cost_{{ horizon }} + return_cost_{{ horizon }} + marketing_cost_{{ horizon }})
-            as profit_contribution_{{ horizon }}{{ ',' if not loop.last }}
+        - (service_cost_{{ horizon }} + return_cost_{{ horizon }} + marketing_cost_{{ horizon }})
+            as profit_contribution_{{ horizon }},
         {%- endfor %}
+        profit.*
 
     from profit
 
@@ -276,8 +282,10 @@ final as (
         {%- endfor %}
         {%- endfor %}
         cast(
-            case when revenue_lifetime > 0
-                then cast(gross_margin_lifetime as {{ type_double() }}) / cast(revenue_lifetime as {{ type_double() }})
+            case
+                when revenue_lifetime > 0
+                    then cast(gross_margin_lifetime as {{ type_double() }})
+                        / cast(revenue_lifetime as {{ type_double() }})
             end
             as {{ type_double() }}
         ) as gross_margin_rate,

@@ -41,9 +41,12 @@ activity as (
     select
         customer_days.*,
         purchase_days - 1 as frequency,
-        {{ dbt.datediff('first_purchase_date', 'last_purchase_date', 'day') }} as recency_days,
-        {{ dbt.datediff('first_purchase_date', as_of_date(), 'day') }} as tenure_days,
-        {{ dbt.datediff('last_purchase_date', as_of_date(), 'day') }} as days_since_last_purchase
+        {{ dbt.datediff('first_purchase_date', 'last_purchase_date', 'day') }}
+            as recency_days,
+        {{ dbt.datediff('first_purchase_date', as_of_date(), 'day') }}
+            as tenure_days,
+        {{ dbt.datediff('last_purchase_date', as_of_date(), 'day') }}
+            as days_since_last_purchase
 
     from customer_days
 
@@ -71,14 +74,14 @@ ranked as (
 scored as (
 
     select
-        ranked.*,
         {%- for s in ['r', 'f', 'm'] %}
         {%- set a = '5 * (' ~ s ~ '_rank - 1)' %}
         case
             when n_customers = 1 then 5
             else least(5, 1 + cast(({{ a }} - mod({{ a }}, {{ n_minus_1 }})) / {{ n_minus_1 }} as integer))
-        end as {{ s }}_score{{ ',' if not loop.last }}
+        end as {{ s }}_score,
         {%- endfor %}
+        ranked.*
 
     from ranked
 

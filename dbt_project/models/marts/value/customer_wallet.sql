@@ -68,7 +68,8 @@ latest_surveys as (
 
     select * from surveys
     where survey_rank = 1
-        and {{ dbt.datediff('survey_date', as_of_date(), 'day') }} <= {{ var('wallet_survey_max_age_days') }}
+        and {{ dbt.datediff('survey_date', as_of_date(), 'day') }}
+        <= {{ var('wallet_survey_max_age_days') }}
 
 ),
 
@@ -127,8 +128,11 @@ method_estimates as (
             cast(latest_surveys.reported_annual_spend as {{ type_double() }})
             * power(
                 1 + coalesce(category_parameters.annual_growth_rate, 0),
-                cast({{ dbt.datediff('latest_surveys.survey_date', as_of_date(), 'day') }} as {{ type_double() }})
-                    / cast(365.25 as {{ type_double() }})
+                cast(
+                    {{ dbt.datediff('latest_surveys.survey_date', as_of_date(), 'day') }}
+                    as {{ type_double() }}
+                )
+                / cast(365.25 as {{ type_double() }})
             ) as decimal(18, 2)
         ) as survey_estimate,
         latest_installed_base.installed_as_of_date,

@@ -57,8 +57,8 @@ final as (
         cast(counted.from_stage as {{ type_text() }}) as from_stage,
         cast(counted.to_stage as {{ type_text() }}) as to_stage,
         cast(counted.customers as bigint) as customers,
-        cast(counted.customers as {{ type_double() }})
-            / sum(counted.customers) over (partition by counted.from_stage) as share_of_from_stage,
+        cast(counted.customers as {{ type_double() }}) / sum(counted.customers) over (partition by counted.from_stage)
+            as share_of_from_stage,
         counted.from_stage != counted.to_stage as is_change,
         {{ as_of_date() }} as as_of_date
 

@@ -67,8 +67,8 @@ shares as (
             as top_profit_share,
         cast(top_revenue as {{ type_double() }}) / nullif(cast(total_revenue as {{ type_double() }}), 0)
             as top_revenue_share,
-        cast(gini_numerator as {{ type_double() }})
-            / nullif(cast(customers * total_profit as {{ type_double() }}), 0) as gini_profit
+        cast(gini_numerator as {{ type_double() }}) / nullif(cast(customers * total_profit as {{ type_double() }}), 0)
+            as gini_profit
 
     from totals
 

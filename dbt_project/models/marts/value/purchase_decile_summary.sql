@@ -51,14 +51,14 @@ final as (
         cast(profit_contribution_365d as decimal(18, 2)) as profit_contribution_365d,
         cast(profit_contribution_365d as {{ type_double() }}) / cast(customers as {{ type_double() }})
             as avg_profit_per_customer,
-        cast(profit_contribution_365d as {{ type_double() }})
-            / nullif(cast(total_profit as {{ type_double() }}), 0) as profit_share,
-        cast(cumulative_profit as {{ type_double() }})
-            / nullif(cast(total_profit as {{ type_double() }}), 0) as cumulative_profit_share,
-        cast(revenue_365d as {{ type_double() }})
-            / nullif(cast(total_revenue as {{ type_double() }}), 0) as revenue_share,
-        cast(cumulative_revenue as {{ type_double() }})
-            / nullif(cast(total_revenue as {{ type_double() }}), 0) as cumulative_revenue_share,
+        cast(profit_contribution_365d as {{ type_double() }}) / nullif(cast(total_profit as {{ type_double() }}), 0)
+            as profit_share,
+        cast(cumulative_profit as {{ type_double() }}) / nullif(cast(total_profit as {{ type_double() }}), 0)
+            as cumulative_profit_share,
+        cast(revenue_365d as {{ type_double() }}) / nullif(cast(total_revenue as {{ type_double() }}), 0)
+            as revenue_share,
+        cast(cumulative_revenue as {{ type_double() }}) / nullif(cast(total_revenue as {{ type_double() }}), 0)
+            as cumulative_revenue_share,
         {{ as_of_date() }} as as_of_date
 
     from running
