@@ -17,7 +17,7 @@ from decimal import Decimal
 import pytest
 from cvw.ingest import IngestError, ingest_landing
 
-from tests.conftest import LANDING_SMALL, SMALL_AS_OF, make_settings, query, tiny_data
+from tests.helpers import SMALL_AS_OF, copy_landing_small, make_settings, query, tiny_data
 
 pytestmark = pytest.mark.integration
 
@@ -105,7 +105,7 @@ def corpus(tmp_path_factory):
     from cvw.pipeline import step_build, step_ingest
 
     home = tmp_path_factory.mktemp("bad_input")
-    shutil.copytree(LANDING_SMALL, home / "landing", ignore=shutil.ignore_patterns("README.md"))
+    copy_landing_small(home / "landing")
     s = make_settings(home)
     _write(s.landing_dir, CORPUS)
     first = step_ingest(s, "corpus-1")

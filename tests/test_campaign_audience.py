@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import pytest
 from cvw.catalog import PUBLISHED_TABLES
 
-from tests.conftest import SMALL_AS_OF, make_settings, query, table_checksums
+from tests.helpers import SMALL_AS_OF, make_settings, query, table_checksums
 
 pytestmark = pytest.mark.dbt
 

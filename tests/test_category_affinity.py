@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.conftest import make_settings, query
+from tests.helpers import make_settings, query
 
 pytestmark = pytest.mark.dbt
 

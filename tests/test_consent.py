@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from tests.conftest import query
+from tests.helpers import query
 
 pytestmark = pytest.mark.dbt
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from cvw.failpoints import POINTS
 
-from tests.conftest import TINY_VARS, landing_until, make_settings, published_checksums, query
+from tests.helpers import TINY_VARS, landing_until, make_settings, published_checksums, query
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 

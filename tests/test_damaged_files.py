@@ -13,12 +13,11 @@ from the files' bytes.
 from __future__ import annotations
 
 import re
-import shutil
 from decimal import Decimal
 
 import pytest
 
-from tests.conftest import ENGINES, LANDING_SMALL, engine_query, engine_workspace
+from tests.helpers import ENGINES, copy_landing_small, engine_query, engine_workspace
 
 pytestmark = pytest.mark.integration
 
@@ -130,7 +129,7 @@ def damaged(request, tmp_path_factory):
     from cvw.ingest import ingest_landing
 
     home = tmp_path_factory.mktemp(f"damaged_{request.param}")
-    shutil.copytree(LANDING_SMALL, home / "landing", ignore=shutil.ignore_patterns("README.md"))
+    copy_landing_small(home / "landing")
     for rel, content in DAMAGED.items():
         (home / "landing" / rel).write_bytes(content)
     with engine_workspace(request, request.param, home) as s:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from cvw.dbt import run_dbt
 
-from tests.conftest import SMALL_AS_OF
+from tests.helpers import SMALL_AS_OF
 
 pytestmark = [pytest.mark.dbt, pytest.mark.integration]
 

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from cvw.contract import QUARANTINE_KINDS
 
-from tests.conftest import make_settings, query
+from tests.helpers import make_settings, query
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 from cvw.ingest import IngestError, ingest_landing
 
-from tests.conftest import make_settings, query
+from tests.helpers import make_settings, query
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ import pytest
 from cvw.gate import GateFailed
 from cvw.pipeline import run, step_build, step_gate, step_ingest
 
-from tests.conftest import SMALL_AS_OF, query, table_checksums, tiny_data
 from tests.expected_small import ACCOUNTING, PUBLISHED, REJECTED
+from tests.helpers import SMALL_AS_OF, query, table_checksums, tiny_data
 
 pytestmark = pytest.mark.dbt
 
@@ -83,15 +83,11 @@ def test_point_in_time_a_later_date_sees_later_orders(workspace):
     assert late == [(5, date(2025, 1, 4))]
 
 
-def _published_checksums(s, tables=PUBLISHED) -> dict:
-    return table_checksums(s.analytics_db, tables)
-
-
 def test_same_date_twice_gives_identical_published_tables(workspace):
     run(workspace, SMALL_AS_OF)
-    first = _published_checksums(workspace)
+    first = table_checksums(workspace.analytics_db, PUBLISHED)
     run(workspace, SMALL_AS_OF)
-    assert _published_checksums(workspace) == first
+    assert table_checksums(workspace.analytics_db, PUBLISHED) == first
     assert query(workspace.analytics_db, "select count(*), count(*) filter (where is_current) from analytics.publish_log") == [
         (2, 1)
     ]
@@ -99,7 +95,7 @@ def test_same_date_twice_gives_identical_published_tables(workspace):
 
 def test_a_failing_gate_names_table_check_and_rows_and_publishes_nothing(workspace):
     run(workspace, SMALL_AS_OF)
-    before = _published_checksums(workspace)
+    before = table_checksums(workspace.analytics_db, PUBLISHED)
     from cvw import db
 
     with db.connect(workspace.warehouse) as con:  # corrupt the audit copy after dbt's tests passed
@@ -108,16 +104,16 @@ def test_a_failing_gate_names_table_check_and_rows_and_publishes_nothing(workspa
         step_gate(workspace, SMALL_AS_OF, "bad-run")
     message = str(err.value)
     assert "fct_orders" in message and "expect_column_values_to_be_between" in message and "'o2'" in message
-    assert _published_checksums(workspace) == before
+    assert table_checksums(workspace.analytics_db, PUBLISHED) == before
 
 
 def test_an_older_date_never_replaces_the_current_tables(workspace):
     from cvw.catalog import PUBLISHED_TABLES
 
     run(workspace, date(2025, 1, 5))
-    current = _published_checksums(workspace, PUBLISHED_TABLES)
+    current = table_checksums(workspace.analytics_db, PUBLISHED_TABLES)
     run(workspace, SMALL_AS_OF)
-    assert _published_checksums(workspace, PUBLISHED_TABLES) == current
+    assert table_checksums(workspace.analytics_db, PUBLISHED_TABLES) == current
     assert query(
         workspace.analytics_db, "select as_of_date from analytics.publish_log where is_current"
     ) == [(date(2025, 1, 5),)]

@@ -20,7 +20,7 @@ import pytest
 from cvw.catalog import PUBLISHED_TABLES
 from cvw.pipeline import run, step_publish
 
-from tests.conftest import SMALL_AS_OF
+from tests.helpers import SMALL_AS_OF
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 

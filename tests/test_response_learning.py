@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.conftest import make_settings, query
+from tests.helpers import make_settings, query
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 

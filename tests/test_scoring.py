@@ -12,7 +12,7 @@ import pytest
 from cvw import clv, db
 from cvw.pipeline import step_build_core, step_clv, step_ingest
 
-from tests.conftest import make_settings, query
+from tests.helpers import make_settings, query
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import REPO, make_settings, query
+from tests.helpers import REPO, make_settings, query
 
 pytestmark = [pytest.mark.integration, pytest.mark.dbt]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, make_settings, query
+from tests.helpers import REPO, make_settings, query
 
 pytestmark = [pytest.mark.integration, pytest.mark.dbt]
 

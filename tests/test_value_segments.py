@@ -12,7 +12,7 @@ from cvw import db
 from cvw.config import project_vars
 from cvw.pipeline import run
 
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 
 pytestmark = pytest.mark.integration
 

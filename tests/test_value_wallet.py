@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, make_settings
+from tests.helpers import REPO, make_settings
 
 SEED_CSV = REPO / "dbt_project" / "seeds" / "category_parameters.csv"
 AS_OF = date(2025, 10, 31)  # before the data's end, so surveys / installed base / orders after D exist

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY_VARS, query
+from tests.helpers import TINY_VARS, query
 
-pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.slow, pytest.mark.server_pipeline]
 
 BIN = Path(sys.executable).parent
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import query
+from tests.helpers import query
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 

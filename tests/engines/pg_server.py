@@ -27,9 +27,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import copy_landing_small
+
 PG_BIN = Path(os.environ.get("CVW_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SUPERUSER = "cvw"
-LANDING_SMALL = Path(__file__).resolve().parents[1] / "fixtures" / "landing_small"
 
 
 def _free_port() -> int:
@@ -195,14 +196,14 @@ def pg_workspace(home: Path, server: PgServer, dbname: str):
     """Settings for target postgres in `home`, with a copy of landing_small as landing."""
     from cvw import settings
 
-    shutil.copytree(LANDING_SMALL, home / "landing", ignore=shutil.ignore_patterns("README.md"))
+    copy_landing_small(home / "landing")
     return settings.load(home=home, landing_dir=home / "landing", target="postgres")
 
 
 @pytest.fixture
 def pg_settings(tmp_path, pg_server, monkeypatch):
     """A fresh database on the test server, CVW_PG_* set for it, and postgres settings in tmp_path."""
-    from tests.conftest import TINY_VARS
+    from tests.helpers import TINY_VARS
 
     dbname = pg_server.create_database()
     for key, value in pg_server.env(dbname).items():

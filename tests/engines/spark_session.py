@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-LANDING_SMALL = Path(__file__).resolve().parents[1] / "fixtures" / "landing_small"
+from tests.helpers import copy_landing_small
+
 # dbt-spark runs statements concurrently in the one session: 4 threads halve the build on landing_small
 SPARK_DBT_THREADS = 4
 _GENERATION = [0]  # bumped by every clean: a module fixture can tell that its warehouse was dropped
@@ -70,7 +71,7 @@ def spark_workspace(session, landing: Path, copy_landing: bool = True):
 
     clean_spark(session)
     if copy_landing:
-        shutil.copytree(LANDING_SMALL, landing, ignore=shutil.ignore_patterns("README.md"))
+        copy_landing_small(landing)
     return settings.load(
         home=spark_home(session), target="spark", landing_dir=landing, dbt_threads=SPARK_DBT_THREADS
     )
@@ -81,7 +82,7 @@ def spark_settings(tmp_path, spark_session, monkeypatch):
     """Settings (target spark, the session's home) on an empty warehouse; landing: a copy of landing_small."""
     for var in ("CVW_LANDING_DIR", "CVW_WAREHOUSE", "CVW_PUBLISH_DIR", "CVW_REPORTS_DIR"):
         monkeypatch.delenv(var, raising=False)
-    from tests.conftest import TINY_VARS
+    from tests.helpers import TINY_VARS
 
     monkeypatch.setenv("CVW_TARGET", "spark")
     monkeypatch.setenv("CVW_DBT_VARS", TINY_VARS)  # landing_small

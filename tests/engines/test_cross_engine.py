@@ -14,10 +14,10 @@ from cvw.catalog import PUBLISHED_TABLES
 from cvw.engines import get_engine
 from cvw.pipeline import run
 
-from tests.conftest import make_settings
 from tests.engines.spark_session import spark_workspace
+from tests.helpers import make_settings
 
-pytestmark = [pytest.mark.postgres, pytest.mark.spark, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.spark, pytest.mark.slow, pytest.mark.server_pipeline]
 
 
 def _generated(root: Path) -> tuple[Path, date]:

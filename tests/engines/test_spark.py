@@ -17,9 +17,9 @@ from cvw.gate import GateFailed, build_suite
 from cvw.ingest import IngestError, ingest_landing
 from cvw.pipeline import run, step_gate, step_ingest
 
-from tests.conftest import SMALL_AS_OF, TINY_VARS, tiny_data
 from tests.engines import spark_session as plugin
 from tests.expected_small import ACCOUNTING, PUBLISHED, REJECTED, REJECTED_SQL
+from tests.helpers import SMALL_AS_OF, TINY_VARS, tiny_data
 
 pytestmark = pytest.mark.spark
 
@@ -70,6 +70,7 @@ def small(spark_small, spark_session):
 
 
 @pytest.mark.dbt
+@pytest.mark.server_pipeline
 def test_published_tables_and_row_counts(small):
     s, summary, engine = small
     assert summary["publish"]["row_counts"] == PUBLISHED
@@ -90,6 +91,7 @@ def test_published_tables_and_row_counts(small):
 
 
 @pytest.mark.dbt
+@pytest.mark.server_pipeline
 def test_row_accounting_balances_for_every_bad_row_kind(small):
     _, _, engine = small
     acc = {
@@ -105,6 +107,7 @@ def test_row_accounting_balances_for_every_bad_row_kind(small):
 
 
 @pytest.mark.dbt
+@pytest.mark.server_pipeline
 def test_quarantine_keeps_file_line_kind_and_raw_line(small):
     _, summary, engine = small
     assert summary["ingest"]["files_loaded"] == 15
@@ -153,6 +156,7 @@ def test_quarantine_keeps_file_line_kind_and_raw_line(small):
 
 
 @pytest.mark.dbt
+@pytest.mark.server_pipeline
 def test_order_revenue_and_customer_version(small):
     _, _, engine = small
     # o1: 2 x 100.00 - 10.00 + 10 x 5.00 = 240.00; the duplicate copy of line 1 is not counted twice
@@ -166,6 +170,7 @@ def test_order_revenue_and_customer_version(small):
 
 
 @pytest.mark.dbt
+@pytest.mark.server_pipeline
 def test_no_direct_identifiers_are_published(small):
     _, _, engine = small
     columns = {c for t in PUBLISHED for c in engine.spark.table(f"analytics.{t}").columns}
@@ -173,6 +178,7 @@ def test_no_direct_identifiers_are_published(small):
 
 
 @pytest.mark.dbt
+@pytest.mark.server_pipeline
 def test_reingesting_the_same_files_changes_nothing(small):
     s, _, engine = small
     before = engine.query("select count(*), sum(hash(order_id, _line_number)) from raw.orders")
@@ -196,6 +202,7 @@ def _restore_marts_table(engine, table: str) -> None:
 
 
 @pytest.mark.dbt
+@pytest.mark.server_pipeline
 def test_a_failing_gate_names_table_check_and_rows_and_publishes_nothing(small):
     s, _, engine = small
     before = _published(engine)
@@ -220,6 +227,7 @@ def test_a_failing_gate_names_table_check_and_rows_and_publishes_nothing(small):
 
 
 @pytest.mark.dbt
+@pytest.mark.server_pipeline
 def test_same_date_again_then_an_older_date_never_replaces_the_current_tables(small):
     s, summary, engine = small
     first = _published(engine)
