@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export CVW_HOME ?= $(CURDIR)/data/demo
 
-.PHONY: demo test test-engines install lint bench clean help airflow-postgres postgres
+.PHONY: demo test test-extended install lint bench clean help airflow-postgres postgres
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,11 +20,11 @@ install: $(VENV)/.installed  ## create .venv and install the pinned stack
 demo: $(VENV)/.installed  ## generate data, run the real Airflow DAG once on DuckDB, print what was published
 	PATH="$(BIN):$$PATH" bash scripts/demo.sh
 
-test: $(VENV)/.installed  ## the test suite on two workers (a file stays on one worker: its module fixtures are built once); the whole-pipeline runs on the server engines are `make test-engines`
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 -m "not server_pipeline"
+test: $(VENV)/.installed  ## the test suite on two workers (a file stays on one worker: its module fixtures are built once); every behaviour, on every engine where engines differ; the longer matrices are `make test-extended`
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 -m "not extended"
 
-test-engines: $(VENV)/.installed  ## whole pipelines on PostgreSQL and Spark, cross-engine equality, Airflow on PostgreSQL (CI runs it after make test)
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 -m server_pipeline
+test-extended: $(VENV)/.installed  ## the second tier: whole pipelines on PostgreSQL and Spark, cross-engine equality, Airflow on PostgreSQL, SIGKILL at every failpoint, readers during publishes, the 20k-customer CLV fit (CI runs it after make test)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 -m extended
 
 lint: $(VENV)/.installed  ## ruff on the Python, sqlfluff (dbt templater) on the dbt models
 	$(BIN)/ruff check dags scripts tests

@@ -90,16 +90,19 @@ def _restore(ws: Path, pristine: Path) -> None:
     shutil.copytree(pristine, ws, symlinks=True)
 
 
+# make test kills one run mid-publish (the case that matters most to readers); make test-extended kills at every
+# failpoint (marker `extended`)
+EXTENDED = pytest.mark.extended
 CASES = [
-    pytest.param({"failpoint": "ingest.before_commit"}, id="ingest-mid-transaction"),
-    pytest.param({"failpoint": "ingest.between_groups"}, id="ingest-between-files"),
-    pytest.param({"kill_on": "dbt build --exclude", "kill_delay": 3.0}, id="dbt-build"),
-    pytest.param({"failpoint": "clv.after_fit"}, id="clv"),
-    pytest.param({"failpoint": "gate.between_tables"}, id="gate"),
-    pytest.param({"failpoint": "publish.after_history_files"}, id="publish-history-written"),
+    pytest.param({"failpoint": "ingest.before_commit"}, id="ingest-mid-transaction", marks=EXTENDED),
+    pytest.param({"failpoint": "ingest.between_groups"}, id="ingest-between-files", marks=EXTENDED),
+    pytest.param({"kill_on": "dbt build --exclude", "kill_delay": 3.0}, id="dbt-build", marks=EXTENDED),
+    pytest.param({"failpoint": "clv.after_fit"}, id="clv", marks=EXTENDED),
+    pytest.param({"failpoint": "gate.between_tables"}, id="gate", marks=EXTENDED),
+    pytest.param({"failpoint": "publish.after_history_files"}, id="publish-history-written", marks=EXTENDED),
     pytest.param({"failpoint": "publish.copying_tables"}, id="publish-half-written"),
-    pytest.param({"failpoint": "publish.before_swap"}, id="publish-before-swap"),
-    pytest.param({"failpoint": "publish.after_swap"}, id="publish-after-swap"),
+    pytest.param({"failpoint": "publish.before_swap"}, id="publish-before-swap", marks=EXTENDED),
+    pytest.param({"failpoint": "publish.after_swap"}, id="publish-after-swap", marks=EXTENDED),
 ]
 
 

@@ -22,7 +22,7 @@ from cvw.pipeline import run, step_publish
 
 from tests.helpers import SMALL_AS_OF
 
-pytestmark = [pytest.mark.dbt, pytest.mark.slow]
+pytestmark = [pytest.mark.dbt, pytest.mark.slow, pytest.mark.extended]
 
 # one statement over every current table: how many as-of dates does one read see?
 READ_SQL = (

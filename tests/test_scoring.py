@@ -39,6 +39,8 @@ def _summary(settings, where: str = ""):
         ).df()
 
 
+@pytest.mark.slow
+@pytest.mark.extended
 def test_fit_recovers_the_generators_parameters(generated):
     """Gamma-Gamma on B2C (the generator's model exactly): each parameter within 3 asymptotic standard errors.
     BG/NBD: the generator adds monthly seasonality (Nov-Dec x1.3-1.5, just before D), which the model does not
@@ -62,6 +64,8 @@ def test_fit_recovers_the_generators_parameters(generated):
         assert p[name] == pytest.approx(t[name], rel=0.30), name
 
 
+@pytest.mark.slow
+@pytest.mark.extended
 def test_step_scores_every_customer_like_the_direct_computation(generated):
     result = step_clv(generated, AS_OF)
     assert result["fitted"] and result["converged"]
@@ -86,6 +90,8 @@ def test_step_scores_every_customer_like_the_direct_computation(generated):
         assert np.isfinite(scores[column]).all() and (scores[column] >= 0).all()
 
 
+@pytest.mark.slow
+@pytest.mark.extended
 def test_streamed_batches_equal_one_batch(generated):
     """DuckDB map_batches with tiny batches gives the same table as one big batch."""
     import functools

@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers import TINY_VARS, query
 
-pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.slow, pytest.mark.server_pipeline]
+pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.slow, pytest.mark.extended]
 
 BIN = Path(sys.executable).parent
 

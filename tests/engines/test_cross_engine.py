@@ -17,7 +17,7 @@ from cvw.pipeline import run
 from tests.engines.spark_session import spark_workspace
 from tests.helpers import make_settings
 
-pytestmark = [pytest.mark.postgres, pytest.mark.spark, pytest.mark.slow, pytest.mark.server_pipeline]
+pytestmark = [pytest.mark.postgres, pytest.mark.spark, pytest.mark.slow, pytest.mark.extended]
 
 
 def _generated(root: Path) -> tuple[Path, date]:

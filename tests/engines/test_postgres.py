@@ -264,7 +264,7 @@ def test_empty_and_header_only_files_load_no_rows(pg_settings):
 
 # --- the whole run --------------------------------------------------------------------------------------
 
-@pytest.mark.server_pipeline
+@pytest.mark.extended
 def test_published_tables_and_row_counts(small):
     s, summary, e = small
     assert summary["publish"]["row_counts"] == PUBLISHED and summary["publish"]["replaced_current"]
@@ -296,7 +296,7 @@ def test_published_tables_and_row_counts(small):
                         "and nspname != 'analytics_history'")
 
 
-@pytest.mark.server_pipeline
+@pytest.mark.extended
 def test_row_accounting_rejected_and_quarantined_rows(small):
     s, _, e = small
     acc = {r[0]: r[1:] for r in e.query(
@@ -316,7 +316,7 @@ def test_row_accounting_rejected_and_quarantined_rows(small):
     ]
 
 
-@pytest.mark.server_pipeline
+@pytest.mark.extended
 def test_bi_reader_role_reads_analytics_only(small, pg_server):
     import psycopg2
     from psycopg2 import errors
@@ -362,7 +362,7 @@ def _dbname() -> str:
     return os.environ["CVW_PG_DATABASE"]
 
 
-@pytest.mark.server_pipeline
+@pytest.mark.extended
 def test_a_failing_gate_names_table_check_and_rows_and_publishes_nothing(small_copy):
     s, e = small_copy
     before = _checksums(e)
@@ -375,7 +375,7 @@ def test_a_failing_gate_names_table_check_and_rows_and_publishes_nothing(small_c
     assert len(e.published_log()) == 1
 
 
-@pytest.mark.server_pipeline
+@pytest.mark.extended
 def test_an_older_date_never_replaces_the_current_tables(small_copy):
     s, e = small_copy
     current = _checksums(e)
@@ -391,7 +391,7 @@ def test_an_older_date_never_replaces_the_current_tables(small_copy):
     ) == [(date(2025, 1, 2), 4), (SMALL_AS_OF, 4)]
 
 
-@pytest.mark.server_pipeline
+@pytest.mark.extended
 def test_same_date_again_is_identical_and_a_reader_never_blocks_the_run(small_copy, pg_server):
     s, e = small_copy
     before = _checksums(e)

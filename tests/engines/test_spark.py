@@ -70,7 +70,7 @@ def small(spark_small, spark_session):
 
 
 @pytest.mark.dbt
-@pytest.mark.server_pipeline
+@pytest.mark.extended
 def test_published_tables_and_row_counts(small):
     s, summary, engine = small
     assert summary["publish"]["row_counts"] == PUBLISHED
@@ -91,7 +91,7 @@ def test_published_tables_and_row_counts(small):
 
 
 @pytest.mark.dbt
-@pytest.mark.server_pipeline
+@pytest.mark.extended
 def test_row_accounting_balances_for_every_bad_row_kind(small):
     _, _, engine = small
     acc = {
@@ -107,7 +107,7 @@ def test_row_accounting_balances_for_every_bad_row_kind(small):
 
 
 @pytest.mark.dbt
-@pytest.mark.server_pipeline
+@pytest.mark.extended
 def test_quarantine_keeps_file_line_kind_and_raw_line(small):
     _, summary, engine = small
     assert summary["ingest"]["files_loaded"] == 15
@@ -156,7 +156,7 @@ def test_quarantine_keeps_file_line_kind_and_raw_line(small):
 
 
 @pytest.mark.dbt
-@pytest.mark.server_pipeline
+@pytest.mark.extended
 def test_order_revenue_and_customer_version(small):
     _, _, engine = small
     # o1: 2 x 100.00 - 10.00 + 10 x 5.00 = 240.00; the duplicate copy of line 1 is not counted twice
@@ -170,7 +170,7 @@ def test_order_revenue_and_customer_version(small):
 
 
 @pytest.mark.dbt
-@pytest.mark.server_pipeline
+@pytest.mark.extended
 def test_no_direct_identifiers_are_published(small):
     _, _, engine = small
     columns = {c for t in PUBLISHED for c in engine.spark.table(f"analytics.{t}").columns}
@@ -178,7 +178,7 @@ def test_no_direct_identifiers_are_published(small):
 
 
 @pytest.mark.dbt
-@pytest.mark.server_pipeline
+@pytest.mark.extended
 def test_reingesting_the_same_files_changes_nothing(small):
     s, _, engine = small
     before = engine.query("select count(*), sum(hash(order_id, _line_number)) from raw.orders")
@@ -202,7 +202,7 @@ def _restore_marts_table(engine, table: str) -> None:
 
 
 @pytest.mark.dbt
-@pytest.mark.server_pipeline
+@pytest.mark.extended
 def test_a_failing_gate_names_table_check_and_rows_and_publishes_nothing(small):
     s, _, engine = small
     before = _published(engine)
@@ -227,7 +227,7 @@ def test_a_failing_gate_names_table_check_and_rows_and_publishes_nothing(small):
 
 
 @pytest.mark.dbt
-@pytest.mark.server_pipeline
+@pytest.mark.extended
 def test_same_date_again_then_an_older_date_never_replaces_the_current_tables(small):
     s, summary, engine = small
     first = _published(engine)

@@ -1,5 +1,6 @@
-"""The engine interface and the steps every engine shares. Implementations: duckdb.py (default),
-postgres.py, spark.py.
+"""The engine interface and the steps every engine shares. Implementations: the packages duckdb/ (default),
+postgres/ and spark/, each with the same parts (connection or session, ingest, gate, publish) mixed into one
+Engine class; `get_engine` picks one by `settings.target`.
 
 `Engine.ingest` is the template method of an ingest: discover and plan the landing files (cvw.landing),
 read each group of new files into Arrow batches (cvw.reader), type-check them in SQL (cvw.typecheck), write
