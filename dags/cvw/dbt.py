@@ -9,6 +9,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from cvw.settings import DBT_PROJECT_DIR, Settings
 
@@ -55,9 +56,14 @@ def _environment(values: dict[str, str]):
 
 
 def run_dbt(
-    settings: Settings, args: list[str], as_of: date | None = None, extra_vars: dict | None = None
+    settings: Settings,
+    args: list[str],
+    as_of: date | None = None,
+    extra_vars: dict | None = None,
+    project_dir: Path = DBT_PROJECT_DIR,
 ) -> DbtResult:
-    """Run `dbt <args>` against the project with the run's as-of date; raise DbtError on failure."""
+    """Run `dbt <args>` against the project (another `project_dir` only in tests; the profile is always the
+    project's) with the run's as-of date; raise DbtError on failure."""
     from dbt.cli.main import dbtRunner
 
     from cvw.config import overrides
@@ -69,7 +75,7 @@ def run_dbt(
     log_path = settings.home / "dbt" / "logs"
     cli_args = [
         *args,
-        "--project-dir", str(DBT_PROJECT_DIR),
+        "--project-dir", str(project_dir),
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target", settings.target,
         "--target-path", str(target_path),

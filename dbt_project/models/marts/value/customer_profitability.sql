@@ -165,8 +165,8 @@ unit_costs as (
 
 ),
 
-{# An event without a unit cost makes the customer's cost null (never a silent zero): the not_null tests
-   then name the customer, the singular test names the cost key. #}
+{# An event without a unit cost makes the customer's cost null (never a silent zero): the not_null constraints
+   then fail the build, the singular test names the cost key. #}
 costs_by_customer as (
 
     select
