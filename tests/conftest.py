@@ -3,13 +3,27 @@ before anything imports Airflow."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import ENGINES, REPO, SMALL_AS_OF, TINY_VARS, copy_landing_small, make_settings, tiny_data
+from tests.helpers import (
+    ENGINES,
+    GENERATED,
+    GENERATED_NIGHTS,
+    REPO,
+    SMALL_AS_OF,
+    TINY_VARS,
+    copy_landing_small,
+    make_settings,
+    tiny_data,
+)
 
 # server-engine fixtures (one PostgreSQL server and one Spark session per test run)
 pytest_plugins = ["tests.engines.pg_server", "tests.engines.spark_session"]
@@ -51,3 +65,74 @@ def small_run(tmp_path_factory):
         summary = run(s, SMALL_AS_OF)
     return s, summary
 
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def generated_nights(tmp_path_factory):
+    """The shared generated data set (tests/helpers.py: GENERATED) run through the whole pipeline for each of
+    GENERATED_NIGHTS: (settings, the run summaries). Built once per test run: the first xdist worker to need
+    it builds it under a file lock, every worker reads its own copy (no DuckDB lock between processes).
+    Read-only: a test that re-runs or rebuilds works on tests.helpers.private_copy."""
+    from cvw.generate import generate
+    from cvw.pipeline import run
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's folder, not the user's
+    built = shared / "generated_nights"
+    with _file_lock(shared / "generated_nights.lock"):
+        if not (built / "summaries.json").exists():
+            shutil.rmtree(built, ignore_errors=True)
+            generate(built / "landing", **GENERATED)
+            s = make_settings(built)
+            summaries = [run(s, night) for night in GENERATED_NIGHTS]
+            (built / "summaries.json").write_text(json.dumps(summaries, default=str))
+    home = tmp_path_factory.mktemp("generated_nights")
+    shutil.copytree(built, home, dirs_exist_ok=True, symlinks=True)
+    return make_settings(home), json.loads((home / "summaries.json").read_text())
+
+
+# --- scheduling on two workers (make test: -n 2 --dist loadfile) ------------------------------------------
+# A test file stays on one worker so its module fixtures are built once. Two refinements:
+# - every test on Spark (its modules, and the [spark] cases of engine-parametrised tests) is one unit, so
+#   one worker starts the JVM (a minute) and the other never does;
+# - the units start in collection order with the Spark unit and the files holding `slow` tests first, so
+#   the long files do not end up last on one worker while the other idles.
+
+SPARK_MODULES = ("tests/engines/test_spark.py", "tests/engines/test_cross_engine.py")
+
+
+def _on_spark(nodeid: str) -> bool:
+    return nodeid.split("::", 1)[0] in SPARK_MODULES or "[spark" in nodeid or "-spark]" in nodeid
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        if _on_spark(item.nodeid):
+            return 0
+        return 1 if item.module.__name__ in slow_modules else 2
+
+    slow_modules = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
+    items.sort(key=rank)  # stable: the order inside a file is kept
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getoption("dist", None) != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduler(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "spark" if _on_spark(nodeid) else super()._split_scope(nodeid)
+
+    config.option.loadscopereorder = False  # keep the order above, not "most tests first"
+    return Scheduler(config, log)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,14 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 LANDING_SMALL = FIXTURES / "landing_small"
 SMALL_AS_OF = date(2025, 1, 3)
+
+# The one generated data set the value, scoring and audience tests share (tests/conftest.py: generated_nights):
+# 2,500 customers over two years, clean (the tests recompute from the landing files; bad rows have their own
+# tests), run through the whole pipeline on the last two nights. Built once per test run and copied to each
+# worker; a test that changes it works on a private_copy.
+GENERATED = {"customers": 2500, "days": 730, "seed": 7, "end_date": date(2025, 12, 31), "bad_rows_rate": 0.0}
+GENERATED_END = GENERATED["end_date"]
+GENERATED_NIGHTS = (GENERATED_END - timedelta(days=1), GENERATED_END)
 
 # Tests run the product's defaults. landing_small has four customers, too few to fit the CLV models, so the
 # fixtures that build it (and only those) publish without CLV; test_scoring checks that the default
@@ -34,6 +42,18 @@ def tiny_data() -> Iterator[None]:
         yield
 
 
+ORDERS_HEADER = "order_id,customer_id,order_ts,channel,status,updated_at\n"
+
+
+def only_entities(settings, *entities: str):
+    """Keep only these entity folders in the landing folder of `settings` (fewer groups: faster ingest tests,
+    on Spark above all); returns `settings`."""
+    for folder in settings.landing_dir.iterdir():
+        if folder.is_dir() and folder.name not in entities:
+            shutil.rmtree(folder)
+    return settings
+
+
 def copy_landing_small(landing: Path) -> Path:
     """A copy of landing_small (without its README) as the landing folder `landing`."""
     shutil.copytree(LANDING_SMALL, landing, ignore=shutil.ignore_patterns("README.md"))
@@ -46,6 +66,13 @@ ENGINES = [
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
     pytest.param("spark", id="spark", marks=pytest.mark.spark),
 ]
+
+
+def private_copy(settings, home: Path):
+    """Settings on a copy of `settings.home` at `home`, for a test that changes what it reads (re-runs,
+    rebuilds); the published history views still read the original's immutable Parquet files."""
+    shutil.copytree(settings.home, home, symlinks=True)
+    return make_settings(home)
 
 
 def make_settings(home: Path, landing: Path | None = None):

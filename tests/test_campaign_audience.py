@@ -12,14 +12,14 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from cvw.catalog import PUBLISHED_TABLES
 
-from tests.helpers import SMALL_AS_OF, make_settings, query, table_checksums
+from tests.helpers import GENERATED_END, GENERATED_NIGHTS, SMALL_AS_OF, private_copy, query, table_checksums
 
-pytestmark = pytest.mark.dbt
+pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 
 
 def test_small_birthday_event_is_suppressed_by_the_7_day_cap(small_run):
@@ -47,28 +47,16 @@ def test_small_birthday_event_is_suppressed_by_the_7_day_cap(small_run):
 
 # --- a generated data set, two nights ----------------------------------------------------------------------
 
-END = date(2025, 12, 31)
-NIGHTS = [END - timedelta(days=1), END]
-
-
-@pytest.fixture(scope="module")
-def nights(tmp_path_factory):
-    from cvw.generate import generate
-    from cvw.pipeline import run
-
-    home = tmp_path_factory.mktemp("audience")
-    generate(home / "landing", customers=2500, days=730, seed=7, end_date=END)
-    s = make_settings(home)
-    summaries = [run(s, d) for d in NIGHTS]
-    return s, summaries
+END = GENERATED_END
+NIGHTS = GENERATED_NIGHTS
 
 
 def _audience(s, where="true"):
     return query(s.analytics_db, f"select * from analytics.campaign_audience where {where} order by all")
 
 
-def test_audience_rules_hold_on_generated_data(nights):
-    s, summaries = nights
+def test_audience_rules_hold_on_generated_data(generated_nights):
+    s, summaries = generated_nights
     assert all(x["gate"]["failed"] == 0 for x in summaries)
     stats = dict(query(s.analytics_db, "select audience_status, count(*) from analytics.campaign_audience group by 1"))
     assert stats.get("eligible", 0) > 50 and stats.get("cap_7d", 0) > 0 and stats.get("no_consent", 0) > 0
@@ -108,12 +96,13 @@ def test_audience_rules_hold_on_generated_data(nights):
         assert statuses[0] == "eligible" and set(statuses[1:]) == {"lower_priority_event"}
 
 
-def test_activation_files_hold_the_eligible_rows_and_are_identical_on_a_rerun(nights):
+def test_activation_files_hold_the_eligible_rows_and_are_identical_on_a_rerun(generated_nights, tmp_path):
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
     from cvw.pipeline import run
 
-    s, summaries = nights
+    shared, summaries = generated_nights
+    s = private_copy(shared, tmp_path / "copy")  # the re-run writes
     files = summaries[-1]["publish"]["activation_files"]
     folder = s.publish_dir / f"activation/as_of_date={END}"
     eligible = _audience(s, "is_eligible")
@@ -143,8 +132,8 @@ def _history_file(s, run_id: str):
     return s.publish_dir / path
 
 
-def test_explain_audience_tells_why(nights):
-    s, _ = nights
+def test_explain_audience_tells_why(generated_nights):
+    s, _ = generated_nights
     env = {**os.environ, **s.env(), "PYTHONPATH": ":".join(sys.path)}
     (cid,) = query(s.analytics_db, "select customer_id from analytics.campaign_audience "
                                    "where suppression_reason = 'cap_7d' order by customer_id limit 1")[0]

@@ -4,15 +4,16 @@ landing files, to 1e-9. `int_customer_next_best_offer`: equal to a pandas pick o
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
-from tests.helpers import make_settings, query
+from tests.helpers import GENERATED_END, query
 
 pytestmark = pytest.mark.dbt
 
-AS_OF, WINDOW, MIN_SUPPORT = date(2025, 11, 30), 365, 0.01  # the defaults of dbt_project.yml
+AS_OF = GENERATED_END  # the shared generated data set (tests/conftest.py), built for its last night
+WINDOW, MIN_SUPPORT = 365, 0.01  # the defaults of dbt_project.yml
 
 
 def _baskets_from_landing(landing):
@@ -31,18 +32,9 @@ def _baskets_from_landing(landing):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    from cvw.dbt import UNIT_TESTS, run_dbt
-    from cvw.generate import generate
-    from cvw.pipeline import new_run_id, step_ingest
-
-    home = tmp_path_factory.mktemp("affinity")
-    generate(home / "landing", customers=1500, days=500, seed=11, end_date=date(2025, 12, 31))
-    s = make_settings(home)
-    step_ingest(s, new_run_id(AS_OF))
-    run_dbt(s, ["build", "--select", "+int_customer_next_best_offer", "--exclude", UNIT_TESTS,
-                "--indirect-selection", "cautious"], AS_OF)
-    return s, _baskets_from_landing(home / "landing")
+def built(generated_nights):
+    s, _ = generated_nights
+    return s, _baskets_from_landing(s.landing_dir)
 
 
 def test_rules_equal_mlxtend(built):

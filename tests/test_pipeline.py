@@ -12,7 +12,7 @@ from cvw.pipeline import run, step_build, step_gate, step_ingest
 from tests.expected_small import ACCOUNTING, PUBLISHED, REJECTED
 from tests.helpers import SMALL_AS_OF, query, table_checksums, tiny_data
 
-pytestmark = pytest.mark.dbt
+pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 
 
 

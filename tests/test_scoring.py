@@ -14,7 +14,7 @@ from cvw.pipeline import step_build_core, step_clv, step_ingest
 
 from tests.helpers import make_settings, query
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.dbt]
 
 AS_OF = date(2025, 12, 31)
 

@@ -4,16 +4,16 @@ against an independent pandas/numpy computation from the fact tables and the see
 from __future__ import annotations
 
 import math
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
-from tests.helpers import REPO, make_settings, query
+from tests.helpers import GENERATED, GENERATED_END, REPO, private_copy, query
 
 pytestmark = [pytest.mark.integration, pytest.mark.dbt]
 
-AS_OF = date(2025, 6, 30)
+AS_OF = GENERATED_END  # the shared generated data set (tests/conftest.py), built for its last night
 WINDOW_DAYS = 365  # var value_window_days (default)
 TOP_DECILES = 2  # var top_deciles
 PARETO_TOP_SHARE = Decimal("0.2")  # var pareto_top_share
@@ -22,8 +22,6 @@ COST_SEED = REPO / "dbt_project" / "seeds" / "cost_parameters.csv"
 MONEY = [
     "revenue", "gross_margin", "service_cost", "return_cost", "marketing_cost", "cost_to_serve", "profit_contribution",
 ]
-# the value models and everything they read, not the models downstream of CLV
-SELECT = ["--select", "+pareto_summary +purchase_decile_summary", "--indirect-selection", "cautious"]
 
 
 def _frame(settings, sql: str, columns: list[str]):
@@ -41,19 +39,10 @@ def _profitability(settings):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """500 generated customers over 545 days (so the 365-day window and lifetime differ), ingested and the
-    value models built for AS_OF."""
-    from cvw.dbt import run_dbt
-    from cvw.generate import generate
-    from cvw.pipeline import new_run_id, step_ingest
-
-    home = tmp_path_factory.mktemp("value_profitability")
-    generate(home / "landing", customers=500, days=545, seed=7, end_date=AS_OF, bad_rows_rate=0.0)
-    settings = make_settings(home)
-    step_ingest(settings, new_run_id(AS_OF))
-    run_dbt(settings, ["build", *SELECT], as_of=AS_OF)
-    return settings
+def built(generated_nights):
+    """The shared generated data set: 2,500 customers over two years (so the 365-day window and lifetime
+    differ), run through the pipeline for AS_OF."""
+    return generated_nights[0]
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +110,7 @@ def expected(built):
 
 def test_margin_and_cost_to_serve_equal_an_independent_computation(built, expected):
     got = _profitability(built)
-    assert len(got) == len(expected) == 500 and set(got.index) == set(expected.index)
+    assert len(got) == len(expected) == GENERATED["customers"] and set(got.index) == set(expected.index)
     assert expected["service_cost_365d"].sum() > 0 and expected["marketing_cost_365d"].sum() > 0
     assert expected["return_cost_365d"].sum() > 0
     assert (expected["revenue_lifetime"] > expected["revenue_365d"]).any()  # the window cuts something
@@ -169,13 +158,14 @@ def test_deciles_and_value_classes_follow_their_rules(built, expected):
     assert set(got["value_class"].dropna().astype(int)) == {1, 2, 3}  # the data exercise all three
 
 
-def test_deciles_are_the_same_when_built_again(built):
+def test_deciles_are_the_same_when_built_again(built, tmp_path):
     from cvw.dbt import run_dbt
 
+    s = private_copy(built, tmp_path / "copy")  # the rebuild writes
     sql = "select customer_id, purchase_decile, value_class from marts.customer_profitability order by 1"
-    before = query(built.warehouse, sql)
-    run_dbt(built, ["run", "--select", "customer_profitability"], as_of=AS_OF)
-    assert query(built.warehouse, sql) == before
+    before = query(s.warehouse, sql)
+    run_dbt(s, ["run", "--select", "customer_profitability"], as_of=AS_OF)
+    assert query(s.warehouse, sql) == before
 
 
 def test_decile_summary_shares_add_up(built, expected):

@@ -1,9 +1,7 @@
-"""customer_segments, segment_summary, the per-date history and lifecycle_transitions on generated data,
-through the whole pipeline (two as-of dates, then a re-run)."""
+"""customer_segments, segment_summary, the per-date history and lifecycle_transitions on the shared generated
+data set (two nights through the whole pipeline), then a re-run of the first night on a copy."""
 
 from __future__ import annotations
-
-from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -12,23 +10,16 @@ from cvw import db
 from cvw.config import project_vars
 from cvw.pipeline import run
 
-from tests.helpers import make_settings
+from tests.helpers import GENERATED_NIGHTS, private_copy
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.dbt, pytest.mark.slow]
 
-D1, D2 = date(2025, 12, 24), date(2025, 12, 31)
+D1, D2 = GENERATED_NIGHTS  # the shared generated data set (tests/conftest.py), run for both
 
 
-@pytest.fixture(scope="module")
-def two_dates(tmp_path_factory):
-    from cvw.generate import generate
-
-    home = tmp_path_factory.mktemp("segments")
-    generate(home / "landing", customers=1500, days=730, seed=11, end_date=D2)
-    s = make_settings(home)
-    run(s, D1)
-    run(s, D2)
-    return s
+@pytest.fixture
+def two_dates(generated_nights):
+    return generated_nights[0]
 
 
 def _df(settings, sql: str) -> pd.DataFrame:
@@ -103,8 +94,9 @@ def test_history_and_transitions_between_consecutive_dates(two_dates):
     assert got.customers.sum() == len(pairs)
 
 
-def test_rerunning_a_date_replaces_only_its_history(two_dates):
-    before = _df(two_dates, "select * from history.customer_segments_history order by as_of_date, customer_id")
-    run(two_dates, D1)  # a backfill of the older date: its partition is rebuilt, D2's untouched
-    after = _df(two_dates, "select * from history.customer_segments_history order by as_of_date, customer_id")
+def test_rerunning_a_date_replaces_only_its_history(two_dates, tmp_path):
+    s = private_copy(two_dates, tmp_path / "copy")
+    before = _df(s, "select * from history.customer_segments_history order by as_of_date, customer_id")
+    run(s, D1)  # a backfill of the older date: its partition is rebuilt, D2's untouched
+    after = _df(s, "select * from history.customer_segments_history order by as_of_date, customer_id")
     pd.testing.assert_frame_equal(before.reset_index(drop=True), after.reset_index(drop=True))

@@ -14,7 +14,7 @@ import pytest
 
 from tests.helpers import query
 
-pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+pytestmark = [pytest.mark.airflow, pytest.mark.dbt, pytest.mark.slow]
 
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 

@@ -12,17 +12,14 @@ import pytest
 from cvw.catalog import PUBLISHED_TABLES
 from cvw.engines.postgres import PostgresEngine
 from cvw.gate import GateFailed
-from cvw.ingest import IngestError, ingest_landing
+from cvw.ingest import ingest_landing
 from cvw.pipeline import run, step_gate
 
 from tests.engines.pg_server import pg_workspace
 from tests.expected_small import ACCOUNTING, PUBLISHED, REJECTED, REJECTED_SQL
-from tests.helpers import SMALL_AS_OF, TINY_VARS
+from tests.helpers import ORDERS_HEADER, SMALL_AS_OF, TINY_VARS
 
 pytestmark = pytest.mark.postgres
-
-ORDERS_HEADER = "order_id,customer_id,order_ts,channel,status,updated_at\n"
-
 
 def _engine(s) -> PostgresEngine:
     return PostgresEngine(s)
@@ -128,54 +125,6 @@ def test_rows_go_to_raw_or_quarantine_with_file_line_and_column(pg_settings):
     assert e.query("select sum(rows_loaded), sum(rows_quarantined) from ingest.file_manifest") == [(36, 4)]
 
 
-def test_reloading_the_same_files_changes_nothing(pg_settings):
-    ingest_landing(pg_settings)
-    e = _engine(pg_settings)
-    snapshot = (
-        "select count(*), md5(string_agg(order_id || ':' || _line_number, ',' order by 1)) from raw.orders"
-    )
-    before = e.query(snapshot)
-    again = ingest_landing(pg_settings)
-    assert (again.files_loaded, again.files_skipped) == (0, 15)
-    assert e.query(snapshot) == before
-    assert e.query("select count(*) from quarantine.rows") == [(4,)]
-    (pg_settings.landing_dir / "orders" / "orders_2025-01-05.csv").write_text(
-        ORDERS_HEADER + "o7,c2,2025-01-05 10:00:00,web,completed,\n"
-    )
-    assert ingest_landing(pg_settings).files_loaded == 1
-    assert e.query("select count(*) from raw.orders") == [(9,)]
-
-
-def test_a_file_changed_after_loading_stops_ingest_and_names_it(pg_settings):
-    ingest_landing(pg_settings)
-    changed = pg_settings.landing_dir / "orders" / "orders_2025-01-04.csv"
-    changed.write_text(changed.read_text().replace("o6", "o66"))
-    (pg_settings.landing_dir / "orders" / "orders_2025-01-09.csv").write_text(
-        ORDERS_HEADER + "o8,c2,2025-01-09 10:00:00,web,completed,\n"
-    )
-    with pytest.raises(IngestError, match=r"orders_2025-01-04\.csv: content changed after it was loaded"):
-        ingest_landing(pg_settings)
-    e = _engine(pg_settings)
-    assert e.query("select count(*) from raw.orders where order_id in ('o66', 'o8')") == [(0,)]
-    assert e.query("select count(*) from ingest.file_manifest where file_name like '%2025-01-09%'") == [(0,)]
-
-
-def test_missing_required_column_fails_and_extra_columns_are_drift(pg_settings):
-    bad = pg_settings.landing_dir / "orders" / "orders_2025-01-06.csv"
-    bad.write_text("order_id,order_ts,status\no8,2025-01-06 10:00:00,completed\n")
-    with pytest.raises(IngestError, match=r"2025-01-06\.csv: missing required column\(s\) customer_id"):
-        ingest_landing(pg_settings)
-    bad.unlink()
-    (pg_settings.landing_dir / "orders" / "orders_2025-01-07.csv").write_text(
-        "ORDER_ID,Customer_Id,order_ts,status,coupon_code\no9b,c1,2025-01-07 10:00:00,completed,WELCOME\n"
-    )
-    result = ingest_landing(pg_settings)
-    assert result.schema_drift == ["orders/orders_2025-01-07.csv: extra column coupon_code"]
-    e = _engine(pg_settings)
-    assert e.query("select coupon_code from raw.orders where order_id = 'o9b'") == [("WELCOME",)]
-    assert e.query("select column_name, kind from ingest.schema_drift") == [("coupon_code", "extra_column")]
-
-
 def test_csv_edge_cases_offsets_quotes_and_bad_rows(pg_settings):
     landing = pg_settings.landing_dir
     (landing / "orders" / "orders_2025-01-12.csv").write_bytes(
@@ -250,21 +199,10 @@ def test_parquet_files_load_with_lineage_and_checked_casts(pg_settings):
     ) == [("orders/orders_2025-01-08.parquet", 4, "bad_type", "order_ts")]
 
 
-def test_empty_and_header_only_files_load_no_rows(pg_settings):
-    (pg_settings.landing_dir / "orders" / "orders_2025-01-10.csv").write_text("")
-    (pg_settings.landing_dir / "orders" / "orders_2025-01-11.csv").write_text(ORDERS_HEADER)
-    result = ingest_landing(pg_settings)
-    assert result.files_loaded == 17
-    assert any("orders_2025-01-10.csv: empty file" in w for w in result.warnings)
-    assert _engine(pg_settings).query(
-        "select rows_loaded from ingest.file_manifest "
-        "where file_name like '%2025-01-1_.csv' order by file_name"
-    ) == [(0,), (0,)]
-
-
 # --- the whole run --------------------------------------------------------------------------------------
 
 @pytest.mark.extended
+@pytest.mark.dbt
 def test_published_tables_and_row_counts(small):
     s, summary, e = small
     assert summary["publish"]["row_counts"] == PUBLISHED and summary["publish"]["replaced_current"]
@@ -297,6 +235,7 @@ def test_published_tables_and_row_counts(small):
 
 
 @pytest.mark.extended
+@pytest.mark.dbt
 def test_row_accounting_rejected_and_quarantined_rows(small):
     s, _, e = small
     acc = {r[0]: r[1:] for r in e.query(
@@ -317,6 +256,7 @@ def test_row_accounting_rejected_and_quarantined_rows(small):
 
 
 @pytest.mark.extended
+@pytest.mark.dbt
 def test_bi_reader_role_reads_analytics_only(small, pg_server):
     import psycopg2
     from psycopg2 import errors
@@ -363,6 +303,7 @@ def _dbname() -> str:
 
 
 @pytest.mark.extended
+@pytest.mark.dbt
 def test_a_failing_gate_names_table_check_and_rows_and_publishes_nothing(small_copy):
     s, e = small_copy
     before = _checksums(e)
@@ -376,6 +317,7 @@ def test_a_failing_gate_names_table_check_and_rows_and_publishes_nothing(small_c
 
 
 @pytest.mark.extended
+@pytest.mark.dbt
 def test_an_older_date_never_replaces_the_current_tables(small_copy):
     s, e = small_copy
     current = _checksums(e)
@@ -392,6 +334,7 @@ def test_an_older_date_never_replaces_the_current_tables(small_copy):
 
 
 @pytest.mark.extended
+@pytest.mark.dbt
 def test_same_date_again_is_identical_and_a_reader_never_blocks_the_run(small_copy, pg_server):
     s, e = small_copy
     before = _checksums(e)
