@@ -343,9 +343,11 @@ def test_same_date_again_is_identical_and_a_reader_never_blocks_the_run(small_co
         with reader.cursor() as cur:  # a BI transaction holding the published tables open
             cur.execute("select count(*) from analytics.fct_orders")
             assert cur.fetchone()[0] == PUBLISHED["fct_orders"]
+        # a run blocked by the reader would wait for the reader's lock and never return; a finished run is the
+        # check (the bound only guards against a lock wait that ends: generous, CI machines are loaded)
         started = time.monotonic()
         summary = run(s, SMALL_AS_OF)
-        assert summary["publish"]["replaced_current"] and time.monotonic() - started < 60
+        assert summary["publish"]["replaced_current"] and time.monotonic() - started < 300
         # the old tables are left while the reader still holds them, and the reader still reads them
         assert len(e.query("select nspname from pg_namespace where nspname like 'analytics\\_prev\\_%'")) == 1
         with reader.cursor() as cur:
