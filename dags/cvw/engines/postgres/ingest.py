@@ -21,42 +21,29 @@ from cvw.typecheck import Dialect, checked_select
 # cvw.typecheck has already checked the value's shape (no rounding: `1.5` never reaches the integer cast)
 _DATE_PREFIX = r"^\s*[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}"
 _NUMBER = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
+
+
+def _try_cast_body(cast: str, shape: str | None = None) -> str:
+    """plpgsql body: `cast` of v (e.g. `v::date`), NULL where v does not match `shape` or does not convert."""
+    guard = f"if v !~ '{shape}' then return null; end if;\n            " if shape else ""
+    return f"""
+        begin
+            {guard}return {cast};
+        exception when others then return null;
+        end"""
+
+
 TRY_CASTS = {
-    "INTEGER": ("cvw_try_cast_integer", "integer", """
-        begin return v::integer;
-        exception when others then return null;
-        end"""),
-    "BIGINT": ("cvw_try_cast_bigint", "bigint", """
-        begin return v::bigint;
-        exception when others then return null;
-        end"""),
-    "DECIMAL(18,2)": ("cvw_try_cast_numeric_18_2", "numeric", f"""
-        begin
-            if v !~ '{_NUMBER}' then return null; end if;
-            return v::numeric(18,2);
-        exception when others then return null;
-        end"""),
-    "DOUBLE": ("cvw_try_cast_double", "double precision", """
-        begin return v::double precision;
-        exception when others then return null;
-        end"""),
-    "BOOLEAN": ("cvw_try_cast_boolean", "boolean", """
-        begin return v::boolean;
-        exception when others then return null;
-        end"""),
-    "DATE": ("cvw_try_cast_date", "date", f"""
-        begin
-            if v !~ '{_DATE_PREFIX}' then return null; end if;
-            return v::date;
-        exception when others then return null;
-        end"""),
+    "INTEGER": ("cvw_try_cast_integer", "integer", _try_cast_body("v::integer")),
+    "BIGINT": ("cvw_try_cast_bigint", "bigint", _try_cast_body("v::bigint")),
+    "DECIMAL(18,2)": ("cvw_try_cast_numeric_18_2", "numeric", _try_cast_body("v::numeric(18,2)", _NUMBER)),
+    "DOUBLE": ("cvw_try_cast_double", "double precision", _try_cast_body("v::double precision")),
+    "BOOLEAN": ("cvw_try_cast_boolean", "boolean", _try_cast_body("v::boolean")),
+    "DATE": ("cvw_try_cast_date", "date", _try_cast_body("v::date", _DATE_PREFIX)),
     # read as timestamptz in UTC: '...Z' and '+02:00' are converted to UTC, values without offset are UTC
-    "TIMESTAMP": ("cvw_try_cast_timestamp", "timestamp", f"""
-        begin
-            if v !~ '{_DATE_PREFIX}' then return null; end if;
-            return v::timestamptz at time zone 'UTC';
-        exception when others then return null;
-        end"""),
+    "TIMESTAMP": (
+        "cvw_try_cast_timestamp", "timestamp", _try_cast_body("v::timestamptz at time zone 'UTC'", _DATE_PREFIX)
+    ),
 }
 
 # Session defaults for the pipeline's own role in the warehouse database (ALTER ROLE ... IN DATABASE ...
