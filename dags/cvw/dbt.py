@@ -69,8 +69,6 @@ def run_dbt(
     from cvw.config import overrides
 
     variables = {**overrides(), **(extra_vars or {})}
-    if as_of is not None:
-        variables["as_of_date"] = as_of.isoformat()
     target_path = settings.home / "dbt" / "target"
     log_path = settings.home / "dbt" / "logs"
     cli_args = [
@@ -89,7 +87,10 @@ def run_dbt(
     get_engine(settings).before_dbt()  # e.g. Spark: dbt-spark's session method reuses the process's session
     started = time.monotonic()
     log.info("dbt %s", " ".join(args))
-    with _environment(settings.env()):  # profiles.yml reads the connection from env_var()
+    # profiles.yml reads the connection from env_var(); the as-of date goes by CVW_AS_OF_DATE, not --vars, so
+    # a new date does not force dbt to re-parse the project (macros/as_of.sql)
+    env = {**settings.env(), "CVW_AS_OF_DATE": as_of.isoformat() if as_of is not None else ""}
+    with _environment(env):
         res = dbtRunner().invoke(cli_args)
     seconds = time.monotonic() - started
     result = DbtResult(command=" ".join(args), success=bool(res.success), seconds=seconds)

@@ -2,4 +2,4 @@
     between: otherwise customer_clv would join one date's scores to another date's customers. -#}
 select model, parameter, fitted_as_of
 from {{ source('clv', 'model_fit') }}
-where fitted_as_of != '{{ var("as_of_date") }}'
+where cast(fitted_as_of as date) != {{ as_of_date() }}
