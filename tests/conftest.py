@@ -119,12 +119,13 @@ def pytest_collection_modifyitems(config, items):
     def rank(item) -> int:
         if _on_spark(item.nodeid):
             return 0
-        return 1 if item.module.__name__ in slow_modules else 2
+        return 1 if getattr(item, "module", None) in slow_modules else 2
 
-    slow_modules = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
+    slow_modules = {getattr(item, "module", None) for item in items if item.get_closest_marker("slow")}
     items.sort(key=rank)  # stable: the order inside a file is kept
 
 
+@pytest.hookimpl(optionalhook=True)  # `-p no:xdist` has no such hook
 def pytest_xdist_make_scheduler(config, log):
     if config.getoption("dist", None) != "loadfile":
         return None

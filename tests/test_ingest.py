@@ -74,10 +74,15 @@ def test_a_file_changed_after_loading_stops_ingest_and_names_it(engine_settings)
 def test_missing_required_column_fails_naming_file_and_column(engine_settings):
     s = only_entities(engine_settings, "orders")
     ingest_landing(s)
-    (s.landing_dir / "orders" / "orders_2025-01-06.csv").write_text("order_id,order_ts,status\no8,2025-01-06 10:00:00,completed\n")
+    before = engine_query(s, "select count(*) from raw.orders")
+    orders = s.landing_dir / "orders"
+    (orders / "orders_2025-01-06.csv").write_text("order_id,order_ts,status\no8,2025-01-06 10:00:00,completed\n")
+    (orders / "orders_2025-01-09.csv").write_text(ORDERS_HEADER + "o10,c2,2025-01-09 10:00:00,web,completed,\n")
     with pytest.raises(IngestError, match=r"orders_2025-01-06\.csv: missing required column\(s\) customer_id"):
         ingest_landing(s)
-    assert engine_query(s, "select count(*) from raw.orders where order_id = 'o8'") == [(0,)]
+    # nothing of the delivery loads, not even the good new file next to the bad one
+    assert engine_query(s, "select count(*) from raw.orders") == before
+    assert engine_query(s, "select count(*) from ingest.file_manifest where file_name like '%2025-01-09%'") == [(0,)]
 
 
 def test_extra_columns_are_kept_and_reported_as_drift(engine_settings):

@@ -69,6 +69,8 @@ def run_dbt(
     from cvw.config import overrides
 
     variables = {**overrides(), **(extra_vars or {})}
+    if as_of is not None:
+        variables.pop("as_of_date", None)  # the run's date wins over a configured one (macros/as_of.sql)
     target_path = settings.home / "dbt" / "target"
     log_path = settings.home / "dbt" / "logs"
     cli_args = [

@@ -2,16 +2,18 @@
   A contract's `not_null` constraints, enforced on Spark too. DuckDB and PostgreSQL create a contracted table
   with `not null` columns and fail the insert of a null; dbt-spark only runs `alter column set not null`,
   which Parquet tables (this warehouse's format) do not support. This override of dbt-spark's
-  `persist_constraints` (called by its table and incremental materializations right after the write) counts
-  the nulls of every not_null column in one query and fails the model naming the columns, so a null fails
-  the build on every engine and nothing is published. The constraints in the model YAML are the one list.
+  `persist_constraints` (called by its table materialization right after the write, and by the incremental
+  one only when it creates or fully refreshes the table) counts the nulls of every not_null column in one
+  query and fails the model naming the columns, so a null fails the build on every engine and nothing is
+  published. The constraints in the model YAML are the one list; an incremental model keeps not_null data
+  tests beside them for the nights that append.
 #}
 {% macro spark__persist_constraints(relation, model) %}
   {%- if config.get('contract').enforced -%}
     {%- set columns = [] -%}
     {%- for name, column in model.columns.items() -%}
       {%- if column.constraints | selectattr('type', 'equalto', 'not_null') | list -%}
-        {%- do columns.append(name) -%}
+        {%- do columns.append(adapter.quote(name) if column.quote else name) -%}
       {%- endif -%}
     {%- endfor -%}
     {%- if columns -%}
