@@ -22,6 +22,7 @@ from tests.helpers import (
     TINY_VARS,
     copy_landing_small,
     make_settings,
+    private_copy,
     tiny_data,
 )
 
@@ -96,9 +97,8 @@ def generated_nights(tmp_path_factory):
             s = make_settings(built)
             summaries = [run(s, night) for night in GENERATED_NIGHTS]
             (built / "summaries.json").write_text(json.dumps(summaries, default=str))
-    home = tmp_path_factory.mktemp("generated_nights")
-    shutil.copytree(built, home, dirs_exist_ok=True, symlinks=True)
-    return make_settings(home), json.loads((home / "summaries.json").read_text())
+    s = private_copy(make_settings(built), tmp_path_factory.mktemp("generated_nights") / "home")
+    return s, json.loads((s.home / "summaries.json").read_text())
 
 
 # --- scheduling on two workers (make test: -n 2 --dist loadfile) ------------------------------------------
