@@ -22,6 +22,11 @@ as-of date in the event's extra: schedule downstream DAGs on it. The extra also 
 activation files (`activation/as_of_date=D/<channel>.{csv,parquet}` under `$CVW_PUBLISH_DIR`, written after
 the gate passed) and their row counts per channel, for a sending DAG.
 
+**Incremental.** A run validates only the facts that arrived since the last build (and re-checks rows
+rejected for a reference that may have arrived since); trigger with `{"full_refresh": true}` (the DAG param)
+to re-validate every fact from raw. A changed dbt project or var does that by itself. Both give the same
+tables.
+
 **Safe to re-run.** Ingest skips files it has loaded; every model is a pure function of (raw data <= D, D);
 nothing reaches `analytics` unless dbt tests and the GX gate pass. Logic lives in the `cvw` package
 (`cvw run --as-of D` does the same without Airflow).
@@ -31,7 +36,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 # updated by every successful publish: `schedule=[ANALYTICS]` on a downstream DAG runs it after each publish
@@ -58,6 +63,12 @@ def _on_failure(context) -> None:
     max_active_runs=1,
     doc_md=__doc__,
     tags=["customer_value"],
+    params={
+        "full_refresh": Param(
+            False, type="boolean",
+            description="re-validate every fact from raw instead of only what arrived since the last build",
+        ),
+    },
     default_args={
         "retries": 2,
         "retry_delay": timedelta(minutes=2),
@@ -81,7 +92,8 @@ def customer_value_nightly():
         from cvw.pipeline import step_build_core
 
         as_of, _ = _as_of()
-        return step_build_core(settings.load(), as_of)
+        full_refresh = bool(get_current_context()["params"]["full_refresh"])
+        return step_build_core(settings.load(), as_of, full_refresh=full_refresh)
 
     @task
     def clv_fit(built: dict) -> dict:

@@ -32,6 +32,14 @@ def _print(obj) -> None:
     print(json.dumps(obj, indent=2, default=str))
 
 
+def _full_refresh_flag(parser) -> None:
+    parser.add_argument(
+        "--full-refresh", action="store_true",
+        help="re-validate every fact from raw instead of only the rows that arrived since the last build (the "
+        "same tables, slower; a changed dbt project or var makes the build a full refresh by itself)",
+    )
+
+
 def cmd_generate(args) -> int:
     from cvw.generate import generate
 
@@ -66,7 +74,7 @@ def cmd_ingest(args, s) -> int:
 def cmd_build(args, s) -> int:
     from cvw.pipeline import step_build
 
-    _print(step_build(s, args.as_of))
+    _print(step_build(s, args.as_of, full_refresh=args.full_refresh))
     return 0
 
 
@@ -80,14 +88,15 @@ def cmd_gate(args, s) -> int:
 def cmd_run(args, s) -> int:
     from cvw.pipeline import run
 
-    _print(run(s, args.as_of))
+    _print(run(s, args.as_of, full_refresh=args.full_refresh))
     return 0
 
 
 def cmd_backfill(args, s) -> int:
     from cvw.pipeline import backfill
 
-    _print(backfill(s, args.from_date, args.to_date, keep_going=args.keep_going))
+    _print(backfill(s, args.from_date, args.to_date, keep_going=args.keep_going,
+                    full_refresh=args.full_refresh))
     return 0
 
 
@@ -159,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         "build", help="dbt build (models + tests) into the audit area for --as-of, with the CLV fit in between"
     )
     b.add_argument("--as-of", type=_date, required=True, help="as-of date D (YYYY-MM-DD)")
+    _full_refresh_flag(b)
     b.set_defaults(func=cmd_build)
 
     q = sub.add_parser("gate", help="run the Great Expectations publish gate on the audit marts")
@@ -167,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="ingest -> build -> gate -> publish for one as-of date")
     r.add_argument("--as-of", type=_date, required=True, help="as-of date D (YYYY-MM-DD)")
+    _full_refresh_flag(r)
     r.set_defaults(func=cmd_run)
 
     bf = sub.add_parser(
@@ -180,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     bf.add_argument("--from", dest="from_date", type=_date, required=True, help="first as-of date (YYYY-MM-DD)")
     bf.add_argument("--to", dest="to_date", type=_date, required=True, help="last as-of date, inclusive")
     bf.add_argument("--keep-going", action="store_true", help="go on past a failed date; list failures at the end")
+    _full_refresh_flag(bf)
     bf.set_defaults(func=cmd_backfill)
 
     st = sub.add_parser("status", help="published tables, row counts, publish log and row accounting")

@@ -40,6 +40,30 @@ class DbtResult:
         return f"dbt {self.command}: {counts or 'nothing ran'} in {self.seconds:.1f}s"
 
 
+# what build_fingerprint hashes: everything in the project that decides what a model computes
+_FINGERPRINTED = ("dbt_project.yml", "models", "macros", "seeds")
+
+
+def build_fingerprint(project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """SHA-256 over the project's model, macro and seed files, dbt_project.yml and the var overrides
+    (CVW_DBT_VARS, without the as-of date). The incremental validated models store the fingerprint they were
+    built with (audit.build_fingerprint); a build whose fingerprint differs runs as a --full-refresh."""
+    import hashlib
+
+    from cvw.config import overrides
+
+    digest = hashlib.sha256()
+    for top in _FINGERPRINTED:
+        root = project_dir / top
+        for path in sorted([root] if root.is_file() else root.rglob("*")):
+            if path.is_file():
+                digest.update(f"{path.relative_to(project_dir).as_posix()}\0{path.stat().st_size}\0".encode())
+                digest.update(path.read_bytes())
+    variables = {k: v for k, v in overrides().items() if k != "as_of_date"}
+    digest.update(json.dumps(variables, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
 @contextlib.contextmanager
 def _environment(values: dict[str, str]):
     """Set environment variables for the duration of the block, then restore them."""
@@ -91,7 +115,8 @@ def run_dbt(
     log.info("dbt %s", " ".join(args))
     # profiles.yml reads the connection from env_var(); the as-of date goes by CVW_AS_OF_DATE, not --vars, so
     # a new date does not force dbt to re-parse the project (macros/as_of.sql)
-    env = {**settings.env(), "CVW_AS_OF_DATE": as_of.isoformat() if as_of is not None else ""}
+    env = {**settings.env(), "CVW_AS_OF_DATE": as_of.isoformat() if as_of is not None else "",
+           "CVW_BUILD_FINGERPRINT": build_fingerprint(project_dir)}
     with _environment(env):
         res = dbtRunner().invoke(cli_args)
     seconds = time.monotonic() - started

@@ -29,21 +29,38 @@ def step_ingest(settings: Settings, run_id: str) -> dict:
     return ingest_landing(settings, run_id=run_id).as_dict()
 
 
-def step_build_core(settings: Settings, as_of: date) -> dict:
+def step_build_core(settings: Settings, as_of: date, full_refresh: bool = False) -> dict:
     """dbt build of everything that does not depend on the CLV step (facts, RFM, profitability, wallet...),
-    after pointing the build at what is published now (the previous date it compares with)."""
-    from cvw.dbt import CLV_DOWNSTREAM, UNIT_TESTS, run_dbt
+    after pointing the build at what is published now (the previous date it compares with).
+
+    Incremental by default: the validated facts (int_crm__*_validated) check only the rows loaded since their
+    last build and the rows rejected for a reference that may have arrived since; every as-of model is
+    rebuilt from them. It runs as a dbt --full-refresh (every fact re-validated from raw) when asked
+    (`full_refresh`), on the first build, and when the project or vars differ from those of the last build
+    (cvw.dbt.build_fingerprint): the same tables either way (tests/test_incremental.py)."""
+    from cvw.dbt import CLV_DOWNSTREAM, UNIT_TESTS, build_fingerprint, run_dbt
     from cvw.engines import get_engine
 
     engine = get_engine(settings)
     try:
         engine.require_ingested()
         engine.prepare_build()
+        stored = engine.stored_fingerprint()
     finally:
         engine.close()
 
-    result = run_dbt(settings, ["build", "--exclude", CLV_DOWNSTREAM, UNIT_TESTS], as_of=as_of)
-    return {"seconds": round(result.seconds, 3), "statuses": result.statuses}
+    if full_refresh:
+        reason = "asked for (--full-refresh)"
+    elif stored is None:
+        reason = "no earlier build to continue from"
+    elif stored != build_fingerprint():
+        reason = "the dbt project or its vars changed since the last build"
+    else:
+        reason = None
+    log.info("dbt build for %s: %s", as_of, f"full refresh, {reason}" if reason else "incremental")
+    args = ["build", "--exclude", CLV_DOWNSTREAM, UNIT_TESTS, *(["--full-refresh"] if reason else [])]
+    result = run_dbt(settings, args, as_of=as_of)
+    return {"seconds": round(result.seconds, 3), "statuses": result.statuses, "full_refresh": reason}
 
 
 def step_clv(settings: Settings, as_of: date) -> dict:
@@ -61,10 +78,10 @@ def step_build_value(settings: Settings, as_of: date) -> dict:
     return {"seconds": round(result.seconds, 3), "statuses": result.statuses}
 
 
-def step_build(settings: Settings, as_of: date) -> dict:
+def step_build(settings: Settings, as_of: date, full_refresh: bool = False) -> dict:
     """The whole build for D: dbt (core) -> CLV -> dbt (value). What `cvw build` runs."""
     return {
-        "core": step_build_core(settings, as_of),
+        "core": step_build_core(settings, as_of, full_refresh),
         "clv": step_clv(settings, as_of),
         "value": step_build_value(settings, as_of),
     }
@@ -223,14 +240,16 @@ def step_publish_run(settings: Settings, as_of: date, run_id: str, steps: dict, 
     return summary
 
 
-def run(settings: Settings, as_of: date, run_id: str | None = None, ingested: dict | None = None) -> dict:
+def run(settings: Settings, as_of: date, run_id: str | None = None, ingested: dict | None = None,
+        full_refresh: bool = False) -> dict:
     """Run every step for D and return the run summary (also stored in publish_log). `ingested`: the
-    summary of an ingest already done for this run (a backfill ingests once for all its dates)."""
+    summary of an ingest already done for this run (a backfill ingests once for all its dates).
+    `full_refresh`: re-validate every fact from raw instead of only what arrived (step_build_core)."""
     run_id = run_id or new_run_id(as_of)
     started = time.monotonic()
     log.info("run %s: as_of_date=%s warehouse=%s", run_id, as_of, settings.warehouse)
     steps = {"ingest": ingested if ingested is not None else step_ingest(settings, run_id)}
-    steps["build"] = step_build_core(settings, as_of)
+    steps["build"] = step_build_core(settings, as_of, full_refresh)
     steps["clv"] = step_clv(settings, as_of)
     steps["build_value"] = step_build_value(settings, as_of)
     steps["gate"] = step_gate(settings, as_of, run_id)
@@ -247,13 +266,16 @@ def dates_between(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def backfill(settings: Settings, start: date, end: date, keep_going: bool = False) -> dict:
+def backfill(settings: Settings, start: date, end: date, keep_going: bool = False, full_refresh: bool = False) -> dict:
     """Run every date from `start` to `end` (inclusive, oldest first) exactly as a nightly run of that date.
 
     Landing files are ingested once, then each date is built, gated and published in turn (one writer at a
     time, as DuckDB needs). A date older than the current publish fills its history and publish_log row
     and leaves the current tables alone (cvw.publish). A failed date stops the backfill (or, with
     `keep_going`, is listed at the end); `cvw run --as-of D` re-runs it alone.
+
+    The facts are validated once: the first date's build validates what arrived (all of raw with
+    `full_refresh`), and every later date reuses them (step_build_core: nothing new to validate).
     """
     dates = dates_between(start, end)
     started = time.monotonic()
@@ -262,7 +284,7 @@ def backfill(settings: Settings, start: date, end: date, keep_going: bool = Fals
     for i, as_of in enumerate(dates, start=1):
         log.info("backfill %d/%d: %s", i, len(dates), as_of)
         try:
-            summary = run(settings, as_of, ingested=ingested)
+            summary = run(settings, as_of, ingested=ingested, full_refresh=full_refresh and i == 1)
         except Exception as exc:
             failed[as_of.isoformat()] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             log.error("backfill %d/%d: %s FAILED (%s); re-run it alone with `cvw run --as-of %s`",

@@ -20,11 +20,12 @@
    then the customer must be known (an accepted customer record exists, at any date).
    The flags are computed in one CTE and only the source's columns + rejection_reason come out. #}
 {% macro validate_customer_facts(stg_model, key_columns, rules=[]) %}
+{{ validated_config() }}
 with
 
 facts as (
 
-    select * from {{ ref(stg_model) }}
+    {{ validation_input(stg_model, recheck=['unknown_customer']) }}
 
 ),
 
@@ -41,15 +42,87 @@ validated as (
     select
         facts.*,
         {{ rejection_reason(
-            [('duplicate_key', key_rank(key_columns) ~ ' > 1')]
+            [('duplicate_key', is_duplicate(key_columns))]
             + rules
             + [('unknown_customer', 'known_customers.known_customer_id is null')]
         ) }} as rejection_reason
 
     from facts
     left join known_customers on facts.customer_id = known_customers.known_customer_id
+    {{- join_prior_keys(stg_model, key_columns) }}
 
 )
 
 select * from validated
 {% endmacro %}
+
+{# ---- incremental validation (issue 16) -----------------------------------------------------------------
+   A validated model is a function of raw alone (never of D), so a row is validated once, when it arrives.
+   On an incremental build a validated model reads only
+     * the staging rows loaded since its last build (`_loaded_at` later than its newest row: ingest stamps one
+       load time per run, always later than the runs before it), and
+     * its own rows rejected before for a reason that can go away (`recheck`: a reference that had not
+       arrived yet, e.g. an order before its customer),
+   and replaces those rows by (_source_file, _line_number) (delete+insert). A row that was accepted stays
+   accepted: the accepted sets it is checked against (customers, orders, products) only grow, and the first
+   loaded copy of a key stays the first. `cvw run --full-refresh` (and a changed fingerprint, cvw.dbt)
+   rebuilds them from raw; tests/test_incremental.py checks both give the same rows. On Spark (Parquet tables
+   have no delete) they stay tables, rebuilt every run. #}
+{% macro validated_config() -%}
+    {{ config(
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        incremental_strategy='delete+insert',
+        unique_key=['_source_file', '_line_number'],
+        on_schema_change='fail'
+    ) }}
+{%- endmacro %}
+
+{# The newest load time already validated (a scalar subquery). #}
+{% macro validated_until() -%}
+    (select coalesce(max(_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+{%- endmacro %}
+
+{# The rows this build validates (see above): a select with the staging model's columns. #}
+{% macro validation_input(stg_model, recheck=[]) -%}
+    select * from {{ ref(stg_model) }}
+    {%- if is_incremental() %}
+    where _loaded_at > {{ validated_until() }}
+    {%- if recheck %}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name')
+                      | reject('equalto', 'rejection_reason') | map('lower') | list %}
+    union all
+    select {% for c in columns %}{{ adapter.quote(c) }}{{ ', ' if not loop.last }}{% endfor %}
+    from {{ this }}
+    where rejection_reason in ('{{ recheck | join("', '") }}')
+    {%- endif %}
+    {%- endif %}
+{%- endmacro %}
+
+{# duplicate_key: a row whose key an earlier loaded row has. On an incremental build the earlier row may be
+   one validated before: a new row whose key is among them is a duplicate too (`prior_keys`, joined by
+   join_prior_keys). Rows re-checked from this model are never newer than those. #}
+{% macro is_duplicate(key_columns) -%}
+    {%- if is_incremental() -%}
+    ({{ key_rank(key_columns) }} > 1 or (prior_keys._prior_key_0 is not null and _loaded_at > {{ validated_until() }}))
+    {%- else -%}
+    {{ key_rank(key_columns) }} > 1
+    {%- endif -%}
+{%- endmacro %}
+
+{# The keys validated before that a new row also has (a left join; nothing on a full build). `stg_model`:
+   where the new rows come from; only keys whose first column a new row has are looked up. #}
+{% macro join_prior_keys(stg_model, key_columns) -%}
+    {%- if is_incremental() %}
+    left join (
+        select distinct
+            {%- for k in key_columns %}
+            {{ k }} as _prior_key_{{ loop.index0 }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        from {{ this }}
+        where {{ key_columns[0] }} in (
+            select {{ key_columns[0] }} from {{ ref(stg_model) }} where _loaded_at > {{ validated_until() }}
+        )
+    ) as prior_keys
+        on {% for k in key_columns %}prior_keys._prior_key_{{ loop.index0 }} = {{ k }}{{ ' and ' if not loop.last }}{% endfor %}
+    {%- endif %}
+{%- endmacro %}

@@ -227,6 +227,15 @@ class Engine(ABC):
     def published_history_source(self) -> str | None:
         """SQL of the relation holding the published customer_segments_history; None before the first publish."""
 
+    def stored_fingerprint(self) -> str | None:
+        """The fingerprint the incremental models were last built with (audit.build_fingerprint), or None
+        when there is none (no build yet, or one from before the table existed)."""
+        try:
+            rows = self.query("select fingerprint from audit.build_fingerprint")
+        except Exception:  # noqa: BLE001 - a missing table reads differently on each engine; all mean "none"
+            return None
+        return rows[0][0] if rows and rows[0][0] else None
+
     def prepare_build(self) -> None:
         """Point PUBLISHED_HISTORY_VIEW at what is published now (an empty view before the first publish), so
         the build compares D with published dates only."""

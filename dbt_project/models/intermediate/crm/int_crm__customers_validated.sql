@@ -1,8 +1,10 @@
+{{ validated_config() }}
+
 with
 
 customers as (
 
-    select * from {{ ref('stg_crm__customers') }}
+    {{ validation_input('stg_crm__customers') }}
 
 ),
 
@@ -11,11 +13,12 @@ validated as (
     select
         customers.*,
         {{ rejection_reason([
-            ('duplicate_key', key_rank(['customer_id', 'updated_at']) ~ ' > 1'),
+            ('duplicate_key', is_duplicate(['customer_id', 'updated_at'])),
             ('invalid_value', "customer_type is not null and customer_type not in ('B2C', 'B2B')"),
         ]) }} as rejection_reason
 
     from customers
+    {{- join_prior_keys('stg_crm__customers', ['customer_id', 'updated_at']) }}
 
 )
 

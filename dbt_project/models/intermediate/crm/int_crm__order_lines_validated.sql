@@ -1,8 +1,10 @@
+{{ validated_config() }}
+
 with
 
 order_lines as (
 
-    select * from {{ ref('stg_crm__order_lines') }}
+    {{ validation_input('stg_crm__order_lines', recheck=['unknown_order', 'unknown_product']) }}
 
 ),
 
@@ -33,7 +35,7 @@ validated as (
     select
         order_lines.*,
         {{ rejection_reason([
-            ('duplicate_key', key_rank(['order_id', 'line_number']) ~ ' > 1'),
+            ('duplicate_key', is_duplicate(['order_id', 'line_number'])),
             ('negative_quantity', 'quantity < 0'),
             ('invalid_value', 'unit_price < 0 or discount_amount < 0'
                 ~ ' or abs(' ~ qty ~ ' * cast(unit_price as ' ~ type_double() ~ '))' ~ too_large
@@ -45,6 +47,7 @@ validated as (
     from order_lines
     left join accepted_orders on order_lines.order_id = accepted_orders.accepted_order_id
     left join accepted_products on order_lines.product_id = accepted_products.accepted_product_id
+    {{- join_prior_keys('stg_crm__order_lines', ['order_id', 'line_number']) }}
 
 )
 

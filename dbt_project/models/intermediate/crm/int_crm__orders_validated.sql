@@ -1,8 +1,10 @@
+{{ validated_config() }}
+
 with
 
 orders as (
 
-    select * from {{ ref('stg_crm__orders') }}
+    {{ validation_input('stg_crm__orders', recheck=['unknown_customer']) }}
 
 ),
 
@@ -23,7 +25,7 @@ validated as (
     select
         orders.*,
         {{ rejection_reason([
-            ('duplicate_key', key_rank(['order_id', 'coalesce(updated_at, order_ts)']) ~ ' > 1'),
+            ('duplicate_key', is_duplicate(['order_id', 'coalesce(updated_at, order_ts)'])),
             ('invalid_value', "status is null or status not in ('completed', 'cancelled') or channel not in ('web', 'store', 'call_center', 'sales_rep')"),
             ('order_in_future', 'order_ts >= coalesce(' ~ dbt.dateadd('day', 2, file_date('_source_file')) ~ ', _loaded_at)'),
             ('unknown_customer', 'known_customers.known_customer_id is null'),
@@ -31,6 +33,7 @@ validated as (
 
     from orders
     left join known_customers on orders.customer_id = known_customers.known_customer_id
+    {{- join_prior_keys('stg_crm__orders', ['order_id', 'coalesce(updated_at, order_ts)']) }}
 
 )
 

@@ -1,8 +1,10 @@
+{{ validated_config() }}
+
 with
 
 products as (
 
-    select * from {{ ref('stg_crm__products') }}
+    {{ validation_input('stg_crm__products') }}
 
 ),
 
@@ -11,11 +13,12 @@ validated as (
     select
         products.*,
         {{ rejection_reason([
-            ('duplicate_key', key_rank(['product_id']) ~ ' > 1'),
+            ('duplicate_key', is_duplicate(['product_id'])),
             ('invalid_value', 'unit_cost < 0 or list_price < 0'),
         ]) }} as rejection_reason
 
     from products
+    {{- join_prior_keys('stg_crm__products', ['product_id']) }}
 
 )
 

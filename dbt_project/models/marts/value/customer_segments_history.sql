@@ -1,11 +1,13 @@
 {#- customer_segments of every as-of date built, one partition per date: a run of D replaces D's rows only
     (delete+insert on DuckDB/PostgreSQL, insert_overwrite of the as_of_date partition on Spark), so
-    re-running or backfilling a date is idempotent and never touches other dates. -#}
+    re-running or backfilling a date is idempotent and never touches other dates. `--full-refresh` leaves it
+    alone (full_refresh=false): it holds what earlier dates published. -#}
 {{ config(
     materialized='incremental',
     schema='history',
     incremental_strategy=history_incremental_strategy(),
     unique_key='as_of_date',
+    full_refresh=false,
     partition_by=['as_of_date'],
     file_format='parquet',
     on_schema_change='fail'
