@@ -1,15 +1,19 @@
-"""Benchmark the pipeline stages at scale (not a test): seconds per stage, peak memory of the process, and
-the dbt build against two floors measured in the same run:
+"""Benchmark the pipeline stages at scale (not a test), side by side in one run:
 
-* the compiled-SQL floor: the same compiled models (dbt's target/compiled, its table and view models in
-  dependency order) run directly on one DuckDB connection as `create or replace table|view ... as <sql>`,
-  without dbt (no parsing, tests, contracts or per-node overhead): what the SQL alone costs;
-* a bare aggregate over fct_order_lines (one query; the smallest work any build must do).
+* the full run: every generated file up to the day before --end-date, validated from raw (--full-refresh),
+  seconds per stage and the peak memory of the process after it;
+* the nightly run of --end-date: its new day of files, incremental (the default), seconds per stage;
+* one backfilled date (--backfill-days-back before --end-date), after those nights: `cvw run` of it;
+* the full run's dbt build against two floors:
+  - the compiled-SQL floor: the same compiled models (dbt's target/compiled, its table and view models in
+    dependency order) run directly on one DuckDB connection as `create or replace table|view ... as <sql>`,
+    without dbt (no parsing, tests, contracts or per-node overhead): what the SQL alone costs;
+  - a bare aggregate over fct_order_lines (one query; the smallest work any build must do).
 
 The value-model build (issue 3) is dbt_core + clv + dbt_value + gate. The data is generated in a child
 process, so the peak memory reported (ru_maxrss of this process) is the pipeline's own.
 
-    python scripts/bench_pipeline.py --customers 100000 --days 730
+    python scripts/bench_pipeline.py --customers 1000000 --days 730
 """
 
 from __future__ import annotations
@@ -19,27 +23,30 @@ import graphlib
 import json
 import logging
 import os
+import re
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 
 def compiled_sql_floor(s) -> tuple[float, int]:
     """(seconds, models): the build's table and view models run from their compiled SQL on one connection,
-    in dependency order, replacing the relations dbt built (same inputs, same SQL, same outputs). The one
-    incremental model (the segment history) is left out: it appends one date."""
+    in dependency order, replacing the relations dbt built (same inputs, same SQL, same outputs). The
+    incremental validated models count as tables (a full build's SQL, so call this right after a full
+    refresh); the segment history (full_refresh=false) is left out: it appends one date."""
     from cvw import db
 
     target = s.home / "dbt" / "target"
     nodes = json.loads((target / "manifest.json").read_text())["nodes"]
     models = {
         uid: n for uid, n in nodes.items()
-        if n["resource_type"] == "model" and n["config"]["materialized"] in ("table", "view")
+        if n["resource_type"] == "model" and n["config"]["materialized"] in ("table", "view", "incremental")
+        and n["config"].get("full_refresh") is not False
     }
     graph = {uid: [d for d in n["depends_on"]["nodes"] if d in models] for uid, n in models.items()}
     order = list(graphlib.TopologicalSorter(graph).static_order())
@@ -56,6 +63,19 @@ def compiled_sql_floor(s) -> tuple[float, int]:
         return time.perf_counter() - started, len(statements)
 
 
+def land_until(source: Path, landing: Path, as_of: date) -> None:
+    """Hard-link the generated files named after a date on or before `as_of` into the landing folder (what had
+    landed by the night of `as_of`); files without a date in their name land on the first night."""
+    for path in source.rglob("*"):
+        if not path.is_file() or path.parts[len(source.parts)].startswith("_"):
+            continue
+        named = re.search(r"(\d{4}-\d{2}-\d{2})", path.name)
+        target = landing / path.relative_to(source)
+        if (named is None or date.fromisoformat(named.group(1)) <= as_of) and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, target)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--customers", type=int, default=100_000)
@@ -64,6 +84,8 @@ def main() -> None:
     p.add_argument("--end-date", type=date.fromisoformat, default=date(2025, 12, 31))
     p.add_argument("--home", type=Path, help="working folder (default: a temp folder, removed afterwards)")
     p.add_argument("--floor-repeats", type=int, default=3, help="runs of the floor query (best is kept)")
+    p.add_argument("--backfill-days-back", type=int, default=30,
+                   help="the backfilled date is this many days before --end-date (default 30)")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("DBT_QUIET", "true")  # dbt prints every node otherwise
@@ -78,30 +100,41 @@ def main() -> None:
         step_ingest,
         step_publish,
     )
+    from cvw.pipeline import run as pipeline_run
 
     home = args.home or Path(tempfile.mkdtemp(prefix="cvw_bench_"))
     s = settings.load(home=home)
     as_of = args.end_date
-    run_id = new_run_id(as_of)
+    day_before, backfilled = as_of - timedelta(days=1), as_of - timedelta(days=args.backfill_days_back)
     seconds: dict[str, float] = {}
 
-    def timed(name, fn, *a):
+    def timed(name, fn, *a, **kw):
         t = time.perf_counter()
-        out = fn(*a)
+        out = fn(*a, **kw)
         seconds[name] = time.perf_counter() - t
-        print(f"{name:>10}: {seconds[name]:8.1f} s", flush=True)
+        print(f"{name:>18}: {seconds[name]:8.1f} s", flush=True)
         return out
 
-    if not (s.landing_dir / "orders").exists():
-        cmd = [sys.executable, "-m", "cvw.cli", "generate", "--out", str(s.landing_dir), "--customers",
+    def stages(prefix: str, night: date, full_refresh: bool) -> dict:
+        run_id = new_run_id(night)
+        timed(f"{prefix}.ingest", step_ingest, s, run_id)
+        timed(f"{prefix}.dbt_core", step_build_core, s, night, full_refresh=full_refresh)
+        clv = timed(f"{prefix}.clv", step_clv, s, night)
+        timed(f"{prefix}.dbt_value", step_build_value, s, night)
+        gate = timed(f"{prefix}.gate", step_gate, s, night, run_id)
+        timed(f"{prefix}.publish", step_publish, s, night, run_id, gate)
+        seconds[f"{prefix}.total"] = sum(v for k, v in seconds.items() if k.startswith(prefix + "."))
+        return clv
+
+    source = home / "source"
+    if not (source / "orders").exists():
+        cmd = [sys.executable, "-m", "cvw.cli", "generate", "--out", str(source), "--customers",
                str(args.customers), "--days", str(args.days), "--seed", str(args.seed), "--end-date", str(as_of)]
         timed("generate", lambda: subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL))
-    timed("ingest", step_ingest, s, run_id)
-    timed("dbt_core", step_build_core, s, as_of)
-    clv = timed("clv", step_clv, s, as_of)
-    timed("dbt_value", step_build_value, s, as_of)
-    gate = timed("gate", step_gate, s, as_of, run_id)
-    timed("publish", step_publish, s, as_of, run_id, gate)
+
+    # the full run: every file up to the day before D, validated from raw (--full-refresh)
+    land_until(source, s.landing_dir, day_before)
+    clv = stages("full", day_before, full_refresh=True)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
     floor_sql = (
@@ -117,22 +150,32 @@ def main() -> None:
         lines = con.sql("select count(*) from marts.fct_order_lines").fetchall()[0][0]
         orders = con.sql("select count(*) from marts.fct_orders").fetchall()[0][0]
     seconds["floor_aggregate"] = best
+    # the floor of the full build: measured now, while target/compiled holds the full (not incremental) SQL
     seconds["floor_compiled_sql"], floor_models = compiled_sql_floor(s)
     print(f"compiled-SQL floor: {seconds['floor_compiled_sql']:.1f} s for {floor_models} models", flush=True)
+
+    # the next night: D's files land, the default (incremental) run
+    land_until(source, s.landing_dir, as_of)
+    stages("nightly", as_of, full_refresh=False)
+    # a backfilled older date, after the nightly runs (nothing new to ingest or validate)
+    timed("backfilled_date", pipeline_run, s, backfilled)
+
+    full = seconds["full.total"]
+    dbt_full = seconds["full.dbt_core"] + seconds["full.dbt_value"]
     result = {
         "customers": args.customers,
         "days": args.days,
         "orders": orders,
         "order_lines": lines,
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
-        "value_model_build_seconds": round(sum(seconds[k] for k in ("dbt_core", "clv", "dbt_value", "gate")), 1),
-        "peak_memory_gb": round(peak_gb, 2),
+        "nightly_over_full": round(seconds["nightly.total"] / full, 3),
+        "backfilled_date_over_full": round(seconds["backfilled_date"] / full, 3),
+        "peak_memory_gb_full_run": round(peak_gb, 2),
+        "peak_memory_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
         "clv_fit_seconds": clv["fit_seconds"],
         "clv_params": {k: round(v, 4) for k, v in clv["params"].items()},
-        "dbt_build_over_floor": round((seconds["dbt_core"] + seconds["dbt_value"]) / best, 1),
-        "dbt_build_over_compiled_sql_floor": round(
-            (seconds["dbt_core"] + seconds["dbt_value"]) / seconds["floor_compiled_sql"], 2
-        ),
+        "dbt_build_over_floor": round(dbt_full / best, 1),
+        "dbt_build_over_compiled_sql_floor": round(dbt_full / seconds["floor_compiled_sql"], 2),
     }
     print(json.dumps(result, indent=2))
     if args.home is None:
