@@ -14,8 +14,7 @@ import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -53,18 +52,6 @@ PUBLISHED_HISTORY_COLUMNS = {
     "customer_id": "VARCHAR", "lifecycle_stage": "VARCHAR", "rad_strategy": "VARCHAR", "p_alive": "DOUBLE",
     "as_of_date": "DATE",
 }
-
-
-@dataclass
-class GxData:
-    """What an engine hands the gate for one table: the GX datasource, how to add the table's asset to it, the
-    batch parameters (a dataframe, or none for an in-database asset) and the table's row count."""
-
-    source: Any
-    new_asset: Callable[[Any], Any]
-    batch_parameters: dict = field(default_factory=dict)
-    rows: int = 0
-    replace_asset: bool = False  # drop an asset of that name first (its definition may have changed)
 
 
 def arrow_schema(columns) -> Any:
@@ -253,28 +240,10 @@ class Engine(ABC):
     # --- gate and publish ------------------------------------------------------------------------------
 
     @abstractmethod
-    def gx_data(self, context: Any, schema: str, table: str, columns: list[str] | None) -> GxData:
-        """The data GX validates for `schema.table`: only `columns` where rows leave the database, booleans as 0/1
-        integers on every engine (PostgreSQL and Spark have no avg(boolean))."""
-
-    def gx_batch(
-        self, context: Any, schema: str, table: str, columns: list[str] | None = None
-    ) -> tuple[Any, dict, int]:
-        """(GX batch definition, batch_parameters, row count) to validate `schema.table`: the engine's data
-        (`gx_data`), one asset per table in its datasource, one whole-table batch definition `whole`."""
-        data = self.gx_data(context, schema, table, columns)
-        names = [a.name for a in data.source.assets]
-        if data.replace_asset and table in names:
-            data.source.delete_asset(table)
-            names.remove(table)
-        asset = data.source.get_asset(table) if table in names else data.new_asset(data.source)
-        if "whole" in [b.name for b in asset.batch_definitions]:
-            batch = asset.get_batch_definition("whole")
-        elif hasattr(asset, "add_batch_definition_whole_dataframe"):
-            batch = asset.add_batch_definition_whole_dataframe("whole")
-        else:
-            batch = asset.add_batch_definition_whole_table("whole")
-        return batch, data.batch_parameters, data.rows
+    def gate_relation(self, schema: str, table: str) -> str:
+        """The relation the gate's aggregate queries read for `schema.table` (cvw.gate.aggregate), after
+        checking it exists (NotReadyError naming the command that builds it) and, where the engine caches
+        tables, that it reads what dbt built last."""
 
     @abstractmethod
     def publish(

@@ -247,7 +247,7 @@ def suite_campaign_audience(as_of: date, v: dict) -> list:
     cap7, cap30 = int(v["contact_cap_7d"]), int(v["contact_cap_30d"])
     return [
         # exactly one of eligible / suppressed: an eligible row has no reason, a suppressed one has one
-        # (1/0: every engine hands booleans to GX as integers, see Engine.gx_batch)
+        # (1/0: booleans are compared as integers, see cvw.gate.aggregate)
         gxe.ExpectColumnPairValuesToBeInSet(
             column_A="is_eligible", column_B="audience_status",
             value_pairs_set=[(1, "eligible"), *((0, r) for r in reasons)],
@@ -307,14 +307,3 @@ def build_suite(
     v = v or gate_vars()
     expectations = [row_count_expectation(table, previous_rows, v), *([] if empty else SUITES[table](as_of, v))]
     return gx.ExpectationSuite(name=table, expectations=expectations)
-
-
-def suite_columns(suite, keys: list[str]) -> list[str]:
-    """The columns a suite reads plus the table's keys (for sample failing rows): all a gate batch needs."""
-    wanted = list(keys)
-    for e in suite.expectations:
-        for arg in ("column", "column_A", "column_B"):
-            name = e.configuration.kwargs.get(arg)
-            if name and name not in wanted:
-                wanted.append(name)
-    return wanted

@@ -1,7 +1,7 @@
 """DuckDB engine (default): a working warehouse file and a separate published file swapped atomically.
 
 The parts, as in every engine package: `connection` (warehouse access, Arrow in and out), `ingest` (the
-ingest session), `gate` (the data GX validates), `publish` (the file swap and the history files).
+ingest session), `gate` (the table the gate's SQL aggregates read), `publish` (the file swap and the history files).
 """
 
 from __future__ import annotations

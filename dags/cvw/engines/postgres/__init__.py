@@ -28,15 +28,11 @@ PIPELINE_ROLE_SETTINGS); dbt's views-over-views otherwise get nested-loop plans 
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any
-
 from cvw.engines.base import Engine
 from cvw.engines.postgres.connection import PostgresWarehouse, connection_params, pg_type, reader_role, sqlalchemy_url
 from cvw.engines.postgres.gate import PostgresGate
 from cvw.engines.postgres.ingest import DIALECT, TRY_CASTS, PostgresIngestSteps
 from cvw.engines.postgres.publish import HISTORY_SCHEMA, PostgresPublish
-from cvw.settings import Settings
 
 __all__ = ["HISTORY_SCHEMA", "TRY_CASTS", "PostgresEngine", "connection_params", "pg_type", "reader_role",
            "sqlalchemy_url"]
@@ -45,13 +41,3 @@ __all__ = ["HISTORY_SCHEMA", "TRY_CASTS", "PostgresEngine", "connection_params",
 class PostgresEngine(PostgresWarehouse, PostgresIngestSteps, PostgresGate, PostgresPublish, Engine):
     name = "postgres"
     dialect = DIALECT
-
-    def __init__(self, settings: Settings):
-        super().__init__(settings)
-        self._gx_sources: list[Any] = []
-
-    def close(self) -> None:
-        for source in self._gx_sources:
-            with contextlib.suppress(Exception):
-                source.get_engine().dispose()
-        self._gx_sources.clear()

@@ -1,8 +1,8 @@
 """Spark engine (`CVW_TARGET=spark`): the same pipeline in one in-process Spark session (local[N]).
 
 The parts, as in every engine package: `session` (the process's SparkSession, warehouse access, Arrow in and
-out), `ingest` (the reader on the executors, the ingest session, crash recovery), `gate` (a Spark dataframe for
-GX), `publish` (a versioned database behind `analytics` views).
+out), `ingest` (the reader on the executors, the ingest session, crash recovery), `gate` (the table the gate's
+SQL aggregates read), `publish` (a versioned database behind `analytics` views).
 """
 
 from __future__ import annotations
