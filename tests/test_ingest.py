@@ -143,3 +143,19 @@ def test_unknown_landing_folders_are_reported_not_loaded(workspace):
     shutil.copytree(workspace.landing_dir / "orders", workspace.landing_dir / "shipments")
     result = ingest_landing(workspace)
     assert any("unknown landing folder" in w and "shipments" in w for w in result.warnings)
+
+
+def test_each_ingest_loads_later_than_the_one_before_even_when_the_clock_goes_back(workspace, monkeypatch):
+    """The incremental validated models read the rows loaded after their newest one: a clock set back between
+    two ingests must not stamp the new rows earlier (they would never be validated)."""
+    import cvw.engines.base as base
+
+    only_entities(workspace, "orders")
+    ingest_landing(workspace)
+    first = query(workspace.warehouse, "select max(_loaded_at) from raw.orders")[0][0]
+    monkeypatch.setattr(base, "now_utc", lambda: datetime(2000, 1, 1))
+    (workspace.landing_dir / "orders" / "orders_2025-01-09.csv").write_text(
+        ORDERS_HEADER + "o77,c1,2025-01-09 10:00:00,web,completed,\n")
+    ingest_landing(workspace)
+    second = query(workspace.warehouse, "select _loaded_at from raw.orders where order_id = 'o77'")[0][0]
+    assert second > first
