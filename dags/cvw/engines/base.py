@@ -14,7 +14,9 @@ import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -72,16 +74,40 @@ def group_fields(group: list[LandingFile]) -> list[Field]:
     ]
 
 
+READ_THREADS = 2  # files parsed at once (numpy and Arrow release the GIL for the bulk of the work)
+READ_AHEAD = 4  # files read before the engine asks for them: what is held in memory beyond the engine's batch
+
+
 def read_group(group: list[LandingFile]) -> tuple[Iterator, dict[str, FileStats]]:
-    """The Arrow batches of a group's files (read lazily, file by file) and the counts of each file, filled in
-    as the batches are consumed."""
+    """The Arrow batches of a group's files, in the group's order, and the counts of each file, filled in as
+    the batches are consumed. Files are parsed by a small thread pool a few files ahead of the consumer."""
     stats: dict[str, FileStats] = {f.name: FileStats() for f in group}
 
+    def read(f: LandingFile) -> list:
+        return list(file_batches(f.path, f.name, f.columns))
+
     def batches():
-        for f in group:
-            for batch, counts in file_batches(f.path, f.name, f.columns):
-                stats[f.name].add(counts)
-                yield batch
+        files = iter(group)
+        with ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="cvw-read") as pool:
+            pending: deque = deque()
+
+            def submit_next() -> None:
+                f = next(files, None)
+                if f is not None:
+                    pending.append((f, pool.submit(read, f)))
+
+            for _ in range(READ_AHEAD):
+                submit_next()
+            try:
+                while pending:
+                    f, future = pending.popleft()
+                    submit_next()
+                    for batch, counts in future.result():
+                        stats[f.name].add(counts)
+                        yield batch
+            finally:  # stopped early (an error downstream): do not parse the files still queued
+                for _, future in pending:
+                    future.cancel()
 
     return batches(), stats
 
