@@ -14,8 +14,8 @@ date whose publish did not finish. A re-run of D writes a new file; the replaced
 retention period (CVW_HISTORY_RETENTION_HOURS, default 24) so readers of the previous file can finish.
 
 A backfill of a date older than the latest publish never replaces the current tables: its new published
-file carries the current tables over unchanged, adds D's history file and appends D's row to
-`publish_log` (with the row counts D built and gated).
+file is a byte copy of the current one (no table is re-encoded) to which it adds D's history file and D's
+row in `publish_log` (with the row counts D built and gated).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import time
 import uuid
 from datetime import date, datetime, timezone
@@ -80,25 +81,36 @@ class DuckDBPublish:
             # history first: D's immutable Parquet file, named by run id, not yet referenced by any view
             history = {t: write_history_file(con, settings, t, as_of, run_id) for t in HISTORY_TABLES}
             failpoints.hit("publish.after_history_files")
+            carry_over = not replace_current and old.exists()
+            if carry_over:  # an older date: the current tables stay as they are, so the file is copied whole
+                # (bytes, not rows: no table is re-encoded) and only its history and log are changed below
+                shutil.copyfile(old, tmp)
             con.execute(f"attach {_sql_path(tmp)} as pub")
             try:
-                con.execute("create schema pub.analytics")
-                if old.exists():
-                    con.execute(f"attach {_sql_path(old)} as old (read_only)")
-                source = schema if replace_current else "old.analytics"
                 row_counts = {}
-                for table in tables:
-                    con.execute(f"create table pub.analytics.{table} as select * from {source}.{table}")
-                    # what this run built and gated (for an older date: not what stays current)
-                    row_counts[table] = con.execute(f"select count(*) from {schema}.{table}").fetchall()[0][0]
-                    failpoints.hit("publish.copying_tables")
-                con.execute(HISTORY_FILES_DDL.format(name="pub.analytics.history_files"))
-                if old.exists() and _has_table(con, "old", "history_files"):
+                if carry_over:
+                    for table in tables:
+                        row_counts[table] = con.execute(f"select count(*) from {schema}.{table}").fetchall()[0][0]
+                    con.execute(HISTORY_FILES_DDL.format(name="pub.analytics.history_files"))
                     con.execute(
-                        "insert into pub.analytics.history_files select * from old.analytics.history_files "
-                        "where not (as_of_date = ? and list_contains(?, table_name))",
+                        "delete from pub.analytics.history_files where as_of_date = ? and list_contains(?, table_name)",
                         [as_of, list(history)],
                     )
+                else:
+                    con.execute("create schema pub.analytics")
+                    if old.exists():
+                        con.execute(f"attach {_sql_path(old)} as old (read_only)")
+                    for table in tables:
+                        con.execute(f"create table pub.analytics.{table} as select * from {schema}.{table}")
+                        row_counts[table] = con.execute(f"select count(*) from {schema}.{table}").fetchall()[0][0]
+                        failpoints.hit("publish.copying_tables")
+                    con.execute(HISTORY_FILES_DDL.format(name="pub.analytics.history_files"))
+                    if old.exists() and _has_table(con, "old", "history_files"):
+                        con.execute(
+                            "insert into pub.analytics.history_files select * from old.analytics.history_files "
+                            "where not (as_of_date = ? and list_contains(?, table_name))",
+                            [as_of, list(history)],
+                        )
                 for table, (path, rows) in history.items():
                     con.execute(
                         "insert into pub.analytics.history_files values (?, ?, ?, ?, ?)",
@@ -112,14 +124,17 @@ class DuckDBPublish:
                     # the view needs absolute paths (DuckDB resolves relative ones against the reader's working
                     # folder); history_files keeps them relative, so a moved folder is repaired by the next publish
                     con.execute(
-                        f"create view pub.analytics.{table} as select * from read_parquet("
+                        f"create or replace view pub.analytics.{table} as select * from read_parquet("
                         f"[{', '.join(_sql_path(f) for f in files)}])"
                     )
-                con.execute(publish_log_ddl("pub.analytics.publish_log"))
-                if old.exists():
-                    con.execute("insert into pub.analytics.publish_log "
-                                + carried_over_log("old.analytics.publish_log", replace_current))
-                    con.execute("detach old")
+                if not carry_over:
+                    con.execute(publish_log_ddl("pub.analytics.publish_log"))
+                    if old.exists():
+                        con.execute("insert into pub.analytics.publish_log "
+                                    + carried_over_log("old.analytics.publish_log", replace_current))
+                        con.execute("detach old")
+                elif not _has_table(con, "pub", "publish_log"):  # a file published before the log existed
+                    con.execute(publish_log_ddl("pub.analytics.publish_log"))
                 con.execute(
                     f"insert into pub.analytics.publish_log values ({', '.join('?' for _ in PUBLISH_LOG_COLUMNS)})",
                     log_row(as_of, run_id, published_at, replace_current, gate_checks, row_counts, run_summary),
