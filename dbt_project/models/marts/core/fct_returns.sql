@@ -8,16 +8,22 @@ returns as (
 
 ),
 
-{# the product's unit cost and the order's customer; a return names its order and product #}
+{# the product's unit cost and the order's customer; a return names its order and product. Only the lines
+   of returned (order, product) pairs are grouped: a semi-join first, not a group over every line. #}
 order_products as (
 
     select
-        order_id,
-        product_id,
-        max(customer_id) as customer_id,
-        max(unit_cost) as unit_cost
+        order_lines.order_id,
+        order_lines.product_id,
+        max(order_lines.customer_id) as customer_id,
+        max(order_lines.unit_cost) as unit_cost
 
-    from {{ ref('fct_order_lines') }}
+    from {{ ref('fct_order_lines') }} as order_lines
+    where exists (
+            select 1 from returns
+            where returns.order_id = order_lines.order_id
+                and returns.product_id = order_lines.product_id
+        )
     group by 1, 2
 
 ),
