@@ -4,6 +4,7 @@
   seconds per stage and the peak memory of the process after it;
 * the nightly run of --end-date: its new day of files, incremental (the default), seconds per stage;
 * one backfilled date (--backfill-days-back before --end-date), after those nights: `cvw run` of it;
+* the slowest nodes of each core dbt build (dbt's own seconds per model and test);
 * the full run's dbt build against two floors:
   - the compiled-SQL floor: the same compiled models (dbt's target/compiled, its table and view models in
     dependency order) run directly on one DuckDB connection as `create or replace table|view ... as <sql>`,
@@ -63,6 +64,14 @@ def compiled_sql_floor(s) -> tuple[float, int]:
         return time.perf_counter() - started, len(statements)
 
 
+def slowest_nodes(s, count: int = 8) -> list[dict]:
+    """The dbt build's slowest nodes (run_results.json of the last invocation): seconds each, as dbt timed them
+    (with two threads, two nodes share the two cores, so a node's seconds include waiting for the other)."""
+    results = json.loads((s.home / "dbt" / "target" / "run_results.json").read_text())["results"]
+    ranked = sorted(results, key=lambda r: r["execution_time"], reverse=True)[:count]
+    return [{"node": r["unique_id"].split(".", 2)[-1], "seconds": round(r["execution_time"], 2)} for r in ranked]
+
+
 def land_until(source: Path, landing: Path, as_of: date) -> None:
     """Hard-link the generated files named after a date on or before `as_of` into the landing folder (what had
     landed by the night of `as_of`); files without a date in their name land on the first night."""
@@ -107,6 +116,7 @@ def main() -> None:
     as_of = args.end_date
     day_before, backfilled = as_of - timedelta(days=1), as_of - timedelta(days=args.backfill_days_back)
     seconds: dict[str, float] = {}
+    nodes: dict[str, list[dict]] = {}  # per run (full, nightly): the core build's slowest dbt nodes
 
     def timed(name, fn, *a, **kw):
         t = time.perf_counter()
@@ -119,6 +129,8 @@ def main() -> None:
         run_id = new_run_id(night)
         timed(f"{prefix}.ingest", step_ingest, s, run_id)
         timed(f"{prefix}.dbt_core", step_build_core, s, night, full_refresh=full_refresh)
+        nodes[prefix] = slowest_nodes(s)
+        print("  slowest dbt nodes: " + ", ".join(f"{n['node']} {n['seconds']} s" for n in nodes[prefix]), flush=True)
         clv = timed(f"{prefix}.clv", step_clv, s, night)
         timed(f"{prefix}.dbt_value", step_build_value, s, night)
         gate = timed(f"{prefix}.gate", step_gate, s, night, run_id)
@@ -176,6 +188,7 @@ def main() -> None:
         "clv_params": {k: round(v, 4) for k, v in clv["params"].items()},
         "dbt_build_over_floor": round(dbt_full / best, 1),
         "dbt_build_over_compiled_sql_floor": round(dbt_full / seconds["floor_compiled_sql"], 2),
+        "slowest_dbt_core_nodes": nodes,
     }
     print(json.dumps(result, indent=2))
     if args.home is None:
