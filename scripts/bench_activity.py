@@ -1,9 +1,9 @@
-"""Benchmark (not a test): the activity summary of marts.customer_rfm (SPEC 4.1) in SQL against lifetimes'
+"""Benchmark (not a test): the activity summary of marts.analytics.customer_rfm (SPEC 4.1) in SQL against lifetimes'
 summary_data_from_transaction_data on the same completed orders, side by side in one run, with equality
 asserted customer for customer (frequency, recency, T exact; monetary value to 1e-9 relative).
 
 The SQL side is the compiled code of int_customer_purchase_days + customer_rfm run as one bare DuckDB
-query from marts.fct_orders, fetched into pandas like lifetimes' result: once cut at the activity summary
+query from marts.analytics.fct_orders, fetched into pandas like lifetimes' result: once cut at the activity summary
 (the four lifetimes columns), once whole (windows, ranks, scores and segments too). `dbt run` of the two
 models (dbt start-up and table writes included) is timed once as well.
 
@@ -92,12 +92,12 @@ def main() -> None:
 
     target = s.home / "dbt" / "target"
     full, activity = bare_sql(target), bare_sql(target, activity_only=True)
-    with db.connect(s.warehouse, read_only=True) as con:
+    with db.connect_warehouse(s.warehouse, read_only=True) as con:
         seconds["sql_activity"], ours = best_of(args.repeats, lambda: con.execute(activity).df())
         seconds["sql_customer_rfm"], rfm = best_of(args.repeats, lambda: con.execute(full).df())
         tx = con.execute(
             "select customer_id, order_date as date, cast(revenue as double) as amount "
-            "from marts.fct_orders where is_completed"
+            "from marts.analytics.fct_orders where is_completed"
         ).df()
     tx["date"] = pd.to_datetime(tx["date"])
     seconds["lifetimes"], theirs = best_of(args.repeats, lambda: summary_data_from_transaction_data(

@@ -59,10 +59,10 @@ def main() -> None:
     def built() -> bool:
         if not s.warehouse.exists():
             return False
-        with db.connect(s.warehouse, read_only=True) as con:
+        with db.connect_warehouse(s.warehouse, read_only=True) as con:
             try:
                 return (
-                    con.sql("select max(as_of_date) from marts.campaign_audience").fetchall()[0][0] == as_of
+                    con.sql("select max(as_of_date) from marts.analytics.campaign_audience").fetchall()[0][0] == as_of
                     and con.sql("select count(*) from history.customer_segments_history where as_of_date = "
                                 f"date '{as_of}' - 1").fetchall()[0][0] > 0
                 )
@@ -102,7 +102,7 @@ def main() -> None:
         (path,) = (s.home / "dbt" / "target" / "compiled").rglob(f"{model}.sql")
         compiled[model] = path.read_text()
     bare, per_model = float("inf"), {}
-    with db.connect(s.warehouse) as con:
+    with db.connect_warehouse(s.warehouse) as con:
         con.execute("create schema if not exists bench_floor")
         for _ in range(args.repeats):
             laps = {}
@@ -121,8 +121,8 @@ def main() -> None:
         )
         rows = {m: con.sql(f"select count(*) from bench_floor.{m}").fetchall()[0][0] for m in AUDIENCE_MODELS}
         con.execute("drop schema bench_floor cascade")
-        customers = con.sql("select count(*) from marts.dim_customers").fetchall()[0][0]
-        contacts = con.sql("select count(*) from marts.fct_marketing_contacts").fetchall()[0][0]
+        customers = con.sql("select count(*) from marts.analytics.dim_customers").fetchall()[0][0]
+        contacts = con.sql("select count(*) from marts.analytics.fct_marketing_contacts").fetchall()[0][0]
     print(f"bare DuckDB (same compiled SQL) {bare:.1f} s", flush=True)
     result = {
         "customers": customers,

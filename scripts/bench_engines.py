@@ -106,8 +106,8 @@ def main() -> None:
     lines = None
     duck_wh = home / "duckdb" / "warehouse" / "cvw.duckdb"
     if duck_wh.exists():
-        with db.connect(duck_wh, read_only=True) as con:
-            lines = con.sql("select count(*) from marts.fct_order_lines").fetchall()[0][0]
+        with db.connect_warehouse(duck_wh, read_only=True) as con:
+            lines = con.sql("select count(*) from marts.analytics.fct_order_lines").fetchall()[0][0]
     print(json.dumps({"customers": args.customers, "days": args.days, "order_lines": lines,
                       "seconds": results, "ratio_to_duckdb": ratios}, indent=2))
     if args.home is None:

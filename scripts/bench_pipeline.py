@@ -57,7 +57,7 @@ def compiled_sql_floor(s) -> tuple[float, int]:
         sql = (target / "compiled" / n["package_name"] / n["original_file_path"]).read_text()
         kind = "view" if n["config"]["materialized"] == "view" else "table"
         statements.append(f"create or replace {kind} {n['relation_name']} as {sql}")
-    with db.connect(s.warehouse) as con:
+    with db.connect_warehouse(s.warehouse) as con:
         started = time.perf_counter()
         for statement in statements:
             con.execute(statement)
@@ -151,16 +151,16 @@ def main() -> None:
 
     floor_sql = (
         "select customer_id, count(*), sum(line_revenue), sum(line_margin) "
-        "from marts.fct_order_lines where is_completed group by 1"
+        "from marts.analytics.fct_order_lines where is_completed group by 1"
     )
-    with db.connect(s.warehouse, read_only=True) as con:
+    with db.connect_warehouse(s.warehouse, read_only=True) as con:
         best = float("inf")
         for _ in range(args.floor_repeats):
             t = time.perf_counter()
             con.sql(floor_sql).fetchall()
             best = min(best, time.perf_counter() - t)
-        lines = con.sql("select count(*) from marts.fct_order_lines").fetchall()[0][0]
-        orders = con.sql("select count(*) from marts.fct_orders").fetchall()[0][0]
+        lines = con.sql("select count(*) from marts.analytics.fct_order_lines").fetchall()[0][0]
+        orders = con.sql("select count(*) from marts.analytics.fct_orders").fetchall()[0][0]
     seconds["floor_aggregate"] = best
     # the floor of the full build: measured now, while target/compiled holds the full (not incremental) SQL
     seconds["floor_compiled_sql"], floor_models = compiled_sql_floor(s)

@@ -26,7 +26,7 @@ WALLET_SQL = """
 select wallet.customer_id, wallet.category, cast(wallet.own_spend_365d as double) as own_spend_365d,
        wallet.wallet_estimate, wallet.wallet_method, wallet.peer_group,
        coalesce(spend.spend_lifetime > 0, false) as bought_before
-from marts.customer_wallet as wallet
+from marts.analytics.customer_wallet as wallet
 left join intermediate.int_customer_category_spend as spend
     on wallet.customer_id = spend.customer_id and wallet.category = spend.category
 """
@@ -61,7 +61,7 @@ def rebuild(s, end: date, bands: int, quantile: float) -> None:
 def estimates(s):
     from cvw import db
 
-    with db.connect(s.warehouse, read_only=True) as con:  # copes with dbt-duckdb's open connection
+    with db.connect_warehouse(s.warehouse, read_only=True) as con:  # copes with dbt-duckdb's open connection
         return con.execute(WALLET_SQL).df()
 
 

@@ -93,9 +93,11 @@ def engine_query(settings, sql: str) -> list[tuple]:
 
 
 def query(path: Path, sql: str, params=None) -> list[tuple]:
+    """Rows of `sql` on a DuckDB file; on a warehouse, with its audit-marts file attached (`marts.analytics.*`)."""
     from cvw import db
 
-    with db.connect(path, read_only=True) as con:
+    connect = db.connect_warehouse if db.marts_file(path).exists() else db.connect
+    with connect(path, read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
 
 

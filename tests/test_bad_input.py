@@ -200,7 +200,7 @@ def test_negative_quantity_is_rejected(corpus):
     assert rejected(s, "order_lines/order_lines_2025-01-03_negative_quantity.csv") == [
         (2, "o4|4", "negative_quantity")
     ]
-    assert query(s.warehouse, "select count(*) from marts.fct_order_lines where order_id = 'o4' and line_number = 4") == [
+    assert query(s.warehouse, "select count(*) from marts.analytics.fct_order_lines where order_id = 'o4' and line_number = 4") == [
         (0,)
     ]
 
@@ -209,21 +209,21 @@ def test_negative_quantity_is_rejected(corpus):
 def test_unknown_customer_is_rejected(corpus):
     s, _, _ = corpus
     assert rejected(s, "orders/orders_2025-01-03_unknown_customer.csv") == [(2, "uc1", "unknown_customer")]
-    assert query(s.warehouse, "select count(*) from marts.fct_orders where order_id = 'uc1'") == [(0,)]
+    assert query(s.warehouse, "select count(*) from marts.analytics.fct_orders where order_id = 'uc1'") == [(0,)]
 
 
 @pytest.mark.dbt
 def test_unknown_product_is_rejected(corpus):
     s, _, _ = corpus
     assert rejected(s, "order_lines/order_lines_2025-01-03_unknown_product.csv") == [(2, "o4|5", "unknown_product")]
-    assert query(s.warehouse, "select count(*) from marts.fct_order_lines where product_id = 'p999'") == [(0,)]
+    assert query(s.warehouse, "select count(*) from marts.analytics.fct_order_lines where product_id = 'p999'") == [(0,)]
 
 
 @pytest.mark.dbt
 def test_duplicate_key_is_rejected_and_the_first_copy_wins(corpus):
     s, _, _ = corpus
     assert rejected(s, "orders/orders_2025-01-03_duplicate_key.csv") == [(2, "o3", "duplicate_key")]
-    assert query(s.warehouse, "select status from marts.fct_orders where order_id = 'o3'") == [("cancelled",)]
+    assert query(s.warehouse, "select status from marts.analytics.fct_orders where order_id = 'o3'") == [("cancelled",)]
 
 
 @pytest.mark.dbt
@@ -232,7 +232,7 @@ def test_a_correction_with_a_later_updated_at_is_in_force_from_then_on(corpus):
     first version: dbt unit tests of int_orders_as_of); the superseded version stays in raw, accepted."""
     s, _, _ = corpus
     assert rejected(s, "orders/orders_2025-01-03_correction.csv") == []
-    assert query(s.warehouse, "select status from marts.fct_orders where order_id = 'o2'") == [("cancelled",)]
+    assert query(s.warehouse, "select status from marts.analytics.fct_orders where order_id = 'o2'") == [("cancelled",)]
     assert query(s.warehouse, "select status, rejection_reason from intermediate.int_crm__orders_validated "
                  "where order_id = 'o2' order by _loaded_at, _source_file") == [
         ("completed", None), ("cancelled", None)]
@@ -243,14 +243,14 @@ def test_order_in_the_future_is_rejected(corpus):
     s, _, _ = corpus
     # later than the day after the file's date (2025-01-03)
     assert rejected(s, "orders/orders_2025-01-03_future.csv") == [(2, "fu1", "order_in_future")]
-    assert query(s.warehouse, "select count(*) from marts.fct_orders where order_id = 'fu1'") == [(0,)]
+    assert query(s.warehouse, "select count(*) from marts.analytics.fct_orders where order_id = 'fu1'") == [(0,)]
 
 
 @pytest.mark.dbt
 def test_refund_larger_than_the_line_is_rejected(corpus):
     s, _, _ = corpus
     assert rejected(s, "returns/returns_2025-01-03_refund.csv") == [(2, "rf1", "refund_exceeds_line")]
-    assert query(s.warehouse, "select count(*) from marts.fct_returns where return_id = 'rf1'") == [(0,)]
+    assert query(s.warehouse, "select count(*) from marts.analytics.fct_returns where return_id = 'rf1'") == [(0,)]
 
 
 # --- further kinds -----------------------------------------------------------------------------------------
@@ -330,7 +330,7 @@ def test_mixed_timezone_formats_are_converted_to_utc_or_quarantined(corpus):
     ]
     assert [(line, kind, column) for line, kind, column, _ in quarantined(s, f)] == [(5, "bad_type", "order_ts")]
     assert query(
-        s.warehouse, "select order_id, order_ts from marts.fct_orders where order_id like 'tz%' order by 1"
+        s.warehouse, "select order_id, order_ts from marts.analytics.fct_orders where order_id like 'tz%' order by 1"
     ) == [("tz1", datetime(2025, 1, 3, 10, 0)), ("tz2", datetime(2025, 1, 3, 8, 0)),
           ("tz3", datetime(2025, 1, 3, 10, 0)), ("tz5", datetime(2025, 1, 3, 5, 30))]
 
@@ -344,7 +344,7 @@ def test_duplicate_file_is_reported_and_its_rows_rejected_as_duplicates(corpus):
     assert "same content" in warning and f"as {old}, loaded before" in warning and "duplicate_key" in warning
     assert rejected(s, new) == [(2, "o4|1", "duplicate_key"), (3, "o1|1", "duplicate_key")]
     # o4 is counted once in the marts
-    assert query(s.warehouse, "select revenue from marts.fct_orders where order_id = 'o4'") == [(Decimal("20.00"),)]
+    assert query(s.warehouse, "select revenue from marts.analytics.fct_orders where order_id = 'o4'") == [(Decimal("20.00"),)]
 
 
 @pytest.mark.dbt

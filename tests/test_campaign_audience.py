@@ -70,13 +70,13 @@ def test_audience_rules_hold_on_generated_data(generated_nights):
         with latest as (
             select customer_id, channel, arg_max(status, updated_at) as status
             from raw.consents where updated_at < date '{END}' + 1 group by all)
-        select a.customer_id from marts.campaign_audience a
+        select a.customer_id from marts.analytics.campaign_audience a
         left join latest l using (customer_id, channel)
         where a.is_eligible and coalesce(l.status, '') != 'opt_in'""")
     assert bad == []
     # caps: past contacts + today's eligible rows per customer
     over = query(s.warehouse, f"""
-        with plan as (select customer_id, count(*) n from marts.campaign_audience where is_eligible group by 1),
+        with plan as (select customer_id, count(*) n from marts.analytics.campaign_audience where is_eligible group by 1),
         past as (
             select customer_id,
                    count(*) filter (where contact_ts >= date '{END}' - 6) as d7,

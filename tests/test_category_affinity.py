@@ -46,7 +46,7 @@ def test_rules_equal_mlxtend(built):
         for a, c, *row in query(
             s.warehouse,
             "select antecedent_category, consequent_category, support, confidence, lift, customers_both, baskets "
-            "from marts.category_affinity",
+            "from marts.analytics.category_affinity",
         )
     }
     itemsets = apriori(baskets, min_support=MIN_SUPPORT, use_colnames=True, max_len=2)
@@ -67,8 +67,8 @@ def test_rules_equal_mlxtend(built):
 def test_next_best_offer_is_the_best_rule_to_an_unbought_category(built):
     s, baskets = built
     rules = query(s.warehouse, "select antecedent_category, consequent_category, lift, confidence "
-                               "from marts.category_affinity")
-    customers = [r[0] for r in query(s.warehouse, "select customer_id from marts.dim_customers")]
+                               "from marts.analytics.category_affinity")
+    customers = [r[0] for r in query(s.warehouse, "select customer_id from marts.analytics.dim_customers")]
     want = {}
     for customer in customers:
         bought = set(baskets.columns[baskets.loc[customer]]) if customer in baskets.index else set()

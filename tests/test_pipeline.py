@@ -76,9 +76,9 @@ def test_customer_version_in_force_on_the_as_of_date(small_run):
 def test_point_in_time_a_later_date_sees_later_orders(workspace):
     step_ingest(workspace, "t1")
     step_build(workspace, date(2025, 1, 3))
-    early = query(workspace.warehouse, "select count(*) from marts.fct_orders")
+    early = query(workspace.warehouse, "select count(*) from marts.analytics.fct_orders")
     step_build(workspace, date(2025, 1, 5))
-    late = query(workspace.warehouse, "select count(*), max(order_date) from marts.fct_orders")
+    late = query(workspace.warehouse, "select count(*), max(order_date) from marts.analytics.fct_orders")
     assert early == [(4,)]
     assert late == [(5, date(2025, 1, 4))]
 
@@ -98,8 +98,8 @@ def test_a_failing_gate_names_table_check_and_rows_and_publishes_nothing(workspa
     before = table_checksums(workspace.analytics_db, PUBLISHED)
     from cvw import db
 
-    with db.connect(workspace.warehouse) as con:  # corrupt the audit copy after dbt's tests passed
-        con.execute("update marts.fct_orders set revenue = -1 where order_id = 'o2'")
+    with db.connect_warehouse(workspace.warehouse) as con:  # corrupt the audit copy after dbt's tests passed
+        con.execute("update marts.analytics.fct_orders set revenue = -1 where order_id = 'o2'")
     with pytest.raises(GateFailed) as err:
         step_gate(workspace, SMALL_AS_OF, "bad-run")
     message = str(err.value)
@@ -122,3 +122,31 @@ def test_an_older_date_never_replaces_the_current_tables(workspace):
         workspace.analytics_db,
         "select as_of_date, count(*) from analytics.customer_segments_history group by all order by 1",
     ) == [(SMALL_AS_OF, 4), (date(2025, 1, 5), 4)]
+
+
+def test_the_published_file_holds_the_gated_tables_the_log_and_the_history_only(workspace):
+    """The DuckDB publish starts from a byte copy of the audit-marts file: a table the gate never checked
+    (here a dbt temp table left by a failed build) is not published, and the copy's tables equal the audit
+    marts. A `marts` schema left in the warehouse by an older version is dropped by the next build."""
+    from cvw import db
+    from cvw.catalog import HISTORY_TABLES, PUBLISHED_TABLES
+
+    run(workspace, SMALL_AS_OF)
+    with db.connect_warehouse(workspace.warehouse) as con:
+        con.execute("create table marts.analytics.fct_orders__dbt_tmp as select * from marts.analytics.fct_orders")
+    with db.connect(workspace.warehouse) as con:  # the old layout: the audit marts in a warehouse schema `marts`
+        con.execute("create schema cvw.marts")  # qualified: this process also has the catalog `marts` open
+        con.execute("create table cvw.marts.fct_orders as select 1 as stale")
+    run(workspace, SMALL_AS_OF)
+    published = query(workspace.analytics_db, "select table_name, table_type from information_schema.tables "
+                                              "where table_schema = 'analytics' order by all")
+    assert published == sorted(
+        [(t, "BASE TABLE") for t in (*PUBLISHED_TABLES, "history_files", "publish_log")]
+        + [(t, "VIEW") for t in HISTORY_TABLES]
+    )
+    marts = {t: query(workspace.warehouse, f"select count(*), sum(hash(t)) from marts.analytics.{t} t")[0]
+             for t in PUBLISHED_TABLES}
+    assert table_checksums(workspace.analytics_db, PUBLISHED_TABLES) == marts
+    with db.connect(workspace.warehouse, read_only=True) as con:
+        assert con.execute("select count(*) from duckdb_schemas() where database_name = current_database() "
+                           "and schema_name = 'marts'").fetchall() == [(0,)]

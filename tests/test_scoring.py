@@ -33,9 +33,9 @@ def generated(tmp_path_factory):
 
 
 def _summary(settings, where: str = ""):
-    with db.connect(settings.warehouse, read_only=True) as con:
+    with db.connect_warehouse(settings.warehouse, read_only=True) as con:
         return con.sql(
-            "select r.* from marts.customer_rfm r join marts.dim_customers d using (customer_id) " + where
+            "select r.* from marts.analytics.customer_rfm r join marts.analytics.dim_customers d using (customer_id) " + where
         ).df()
 
 
@@ -75,7 +75,7 @@ def test_step_scores_every_customer_like_the_direct_computation(generated):
     direct = clv.fit_bgnbd(rfm.frequency, rfm.recency_days, rfm.tenure_days)
     for name, value in direct.params.items():
         assert result["params"][name] == pytest.approx(value, rel=1e-6), name
-    with db.connect(generated.warehouse, read_only=True) as con:
+    with db.connect_warehouse(generated.warehouse, read_only=True) as con:
         scores = con.sql("select * from clv.customer_scores").df().set_index("customer_id")
         fit = con.sql("select * from clv.model_fit").df()
     assert len(fit) == 7 and fit.converged.all()
@@ -103,8 +103,9 @@ def test_streamed_batches_equal_one_batch(generated):
     gg = {"p": 6.0, "q": 4.0, "gamma": 60.0}
     fn = functools.partial(score_batch, bg=bg, gg=gg, horizon_days=365.0)
     engine = DuckDBEngine(generated)
-    n_small = engine.map_batches(SCORE_SOURCE_SQL, fn, "scratch", "small", SCORE_COLUMNS, batch_rows=1000)
-    n_big = engine.map_batches(SCORE_SOURCE_SQL, fn, "scratch", "big", SCORE_COLUMNS, batch_rows=10**7)
+    source = SCORE_SOURCE_SQL.format(marts=engine.audit_schema)
+    n_small = engine.map_batches(source, fn, "scratch", "small", SCORE_COLUMNS, batch_rows=1000)
+    n_big = engine.map_batches(source, fn, "scratch", "big", SCORE_COLUMNS, batch_rows=10**7)
     assert n_small == n_big > 10000
     diff = query(generated.warehouse, "select count(*) from (select * from scratch.small except select * from scratch.big)")
     assert diff == [(0,)]

@@ -33,7 +33,7 @@ def _frame(settings, sql: str, columns: list[str]):
 def _profitability(settings):
     cols = ["customer_id", *[f"{m}_{h}" for h in ("365d", "lifetime") for m in MONEY],
             "gross_margin_rate", "is_unprofitable", "purchase_decile", "value_class"]
-    return _frame(settings, f"select {', '.join(cols)} from marts.customer_profitability", cols).set_index(
+    return _frame(settings, f"select {', '.join(cols)} from marts.analytics.customer_profitability", cols).set_index(
         "customer_id"
     )
 
@@ -58,17 +58,17 @@ def expected(built):
     def in_window(d):
         return (d > start) & (d <= AS_OF)
 
-    customers = _frame(built, "select customer_id from marts.dim_customers", ["customer_id"]).set_index("customer_id")
+    customers = _frame(built, "select customer_id from marts.analytics.dim_customers", ["customer_id"]).set_index("customer_id")
     lines = _frame(built, "select customer_id, order_date, is_completed, quantity, unit_price, discount_amount, "
-                          "unit_cost from marts.fct_order_lines", ["customer_id", "d", "completed", "q", "p", "disc", "c"])
+                          "unit_cost from marts.analytics.fct_order_lines", ["customer_id", "d", "completed", "q", "p", "disc", "c"])
     lines = lines[lines["completed"]]
     lines = lines.assign(
         revenue=lines["q"] * cents(lines["p"]) - cents(lines["disc"]),
         margin=lines["q"] * (cents(lines["p"]) - cents(lines["c"])) - cents(lines["disc"]),
     )
     returns = _frame(built, "select r.customer_id, r.return_date, r.refund_amount, r.quantity * l.unit_cost "
-                            "from marts.fct_returns r join (select distinct order_id, product_id, unit_cost "
-                            "from marts.fct_order_lines) l using (order_id, product_id)",
+                            "from marts.analytics.fct_returns r join (select distinct order_id, product_id, unit_cost "
+                            "from marts.analytics.fct_order_lines) l using (order_id, product_id)",
                      ["customer_id", "d", "refund", "back"])
     returns = returns.assign(refund=cents(returns["refund"]), back=cents(returns["back"]))
 
@@ -84,9 +84,9 @@ def expected(built):
         return int(rows.loc[rank.idxmin(), "unit_cost"])
 
     service = _frame(built, "select customer_id, interaction_date, interaction_type, channel "
-                            "from marts.fct_service_interactions", ["customer_id", "d", "t", "ch"])
+                            "from marts.analytics.fct_service_interactions", ["customer_id", "d", "t", "ch"])
     service["cost"] = [unit_cost("service_interaction", t, ch) for t, ch in zip(service.t, service.ch, strict=True)]
-    contacts = _frame(built, "select customer_id, contact_date, channel from marts.fct_marketing_contacts",
+    contacts = _frame(built, "select customer_id, contact_date, channel from marts.analytics.fct_marketing_contacts",
                       ["customer_id", "d", "ch"])
     contacts["cost"] = [unit_cost("marketing_contact", "*", ch) for ch in contacts.ch]
     returns["cost"] = unit_cost("return", "*", "*")
@@ -162,7 +162,7 @@ def test_deciles_are_the_same_when_built_again(built, tmp_path):
     from cvw.dbt import run_dbt
 
     s = private_copy(built, tmp_path / "copy")  # the rebuild writes
-    sql = "select customer_id, purchase_decile, value_class from marts.customer_profitability order by 1"
+    sql = "select customer_id, purchase_decile, value_class from marts.analytics.customer_profitability order by 1"
     before = query(s.warehouse, sql)
     run_dbt(s, ["run", "--select", "customer_profitability"], as_of=AS_OF)
     assert query(s.warehouse, sql) == before
@@ -171,7 +171,7 @@ def test_deciles_are_the_same_when_built_again(built, tmp_path):
 def test_decile_summary_shares_add_up(built, expected):
     rows = query(built.warehouse, "select purchase_decile, customers, revenue_365d, profit_contribution_365d, "
                                   "avg_profit_per_customer, profit_share, cumulative_profit_share, revenue_share, "
-                                  "cumulative_revenue_share from marts.purchase_decile_summary order by 1")
+                                  "cumulative_revenue_share from marts.analytics.purchase_decile_summary order by 1")
     assert [r[0] for r in rows] == list(range(1, 11))
     active = expected[expected["revenue_365d"] > 0]
     assert sum(r[1] for r in rows) == len(active)
@@ -194,7 +194,7 @@ def test_pareto_summary_equals_numpy(built, expected):
 
     (row,) = query(built.warehouse, "select customers, top_customers, top_profit_share, top_revenue_share, "
                                     "gini_profit, value_differentiation_pays, total_profit_365d, total_revenue_365d "
-                                    "from marts.pareto_summary")
+                                    "from marts.analytics.pareto_summary")
     active = expected[expected["revenue_365d"] > 0].reset_index()
     n = len(active)
     top = math.ceil(PARETO_TOP_SHARE * n)

@@ -1,4 +1,4 @@
-"""marts.customer_rfm (SPEC 4.1, 4.2) against references computed outside the warehouse.
+"""marts.analytics.customer_rfm (SPEC 4.1, 4.2) against references computed outside the warehouse.
 
 The activity summary must equal lifetimes' ``summary_data_from_transaction_data(freq="D")`` customer for
 customer. The transactions given to lifetimes come straight from the input files (the CDNOW text file, the
@@ -51,7 +51,7 @@ def _build(home: Path, landing: Path, as_of: date):
 def _customer_rfm(settings):
     import pandas as pd
 
-    rows = query(settings.warehouse, f"select {', '.join(RFM_COLUMNS)} from marts.customer_rfm")
+    rows = query(settings.warehouse, f"select {', '.join(RFM_COLUMNS)} from marts.analytics.customer_rfm")
     return pd.DataFrame(rows, columns=RFM_COLUMNS).set_index("customer_id")
 
 

@@ -23,7 +23,7 @@ def two_dates(generated_nights):
 
 
 def _df(settings, sql: str) -> pd.DataFrame:
-    with db.connect(settings.warehouse, read_only=True) as con:
+    with db.connect_warehouse(settings.warehouse, read_only=True) as con:
         return con.sql(sql).df()
 
 
@@ -33,9 +33,9 @@ def _median(values: pd.Series) -> float:
 
 def test_rad_strategy_recomputed_independently(two_dates):
     """Every customer's strategy follows SPEC 4.7 from the inputs, with the medians recomputed in pandas."""
-    seg = _df(two_dates, "select * from marts.customer_segments")
+    seg = _df(two_dates, "select * from marts.analytics.customer_segments")
     wallet = _df(two_dates, "select * from intermediate.int_customer_wallet_rollup")
-    prof = _df(two_dates, "select customer_id, revenue_365d from marts.customer_profitability")
+    prof = _df(two_dates, "select customer_id, revenue_365d from marts.analytics.customer_profitability")
     active = prof[prof.revenue_365d > 0].merge(wallet, on="customer_id")
     med_headroom, med_wallet = _median(active.wallet_headroom), _median(active.wallet_total)
     assert seg.median_headroom_active.iloc[0] == pytest.approx(med_headroom, rel=1e-12)
@@ -63,8 +63,8 @@ def test_rad_strategy_recomputed_independently(two_dates):
 
 
 def test_every_customer_has_one_strategy_stage_and_tier_with_its_reason(two_dates):
-    seg = _df(two_dates, "select * from marts.customer_segments")
-    customers = _df(two_dates, "select customer_id from marts.dim_customers")
+    seg = _df(two_dates, "select * from marts.analytics.customer_segments")
+    customers = _df(two_dates, "select customer_id from marts.analytics.dim_customers")
     assert seg.customer_id.is_unique and set(seg.customer_id) == set(customers.customer_id)
     for column in ("rad_strategy", "rad_reason", "lifecycle_stage", "lifecycle_reason", "value_tier"):
         assert seg[column].notna().all(), column
@@ -76,7 +76,7 @@ def test_every_customer_has_one_strategy_stage_and_tier_with_its_reason(two_date
     assert (buyers.value_tier.to_numpy() == want).all()
     assert (seg[~(seg.clv_12m > 0)].value_tier == "D").all()
     assert (seg[seg.first_purchase_date.isna()].lifecycle_stage == "prospect").all()
-    summary = _df(two_dates, "select * from marts.segment_summary")
+    summary = _df(two_dates, "select * from marts.analytics.segment_summary")
     assert summary.customers.sum() == len(seg)
 
 
@@ -88,7 +88,7 @@ def test_history_and_transitions_between_consecutive_dates(two_dates):
     after = hist[hist.as_of_date.dt.date == D2].set_index("customer_id").lifecycle_stage
     pairs = pd.concat([before.rename("from_stage"), after.rename("to_stage")], axis=1).fillna("unknown")
     want = pairs.value_counts().sort_index()
-    got = _df(two_dates, "select * from marts.lifecycle_transitions").set_index(["from_stage", "to_stage"])
+    got = _df(two_dates, "select * from marts.analytics.lifecycle_transitions").set_index(["from_stage", "to_stage"])
     assert (got.from_as_of_date.dt.date == D1).all()
     assert got.customers.sort_index().to_dict() == want.to_dict()
     assert got.customers.sum() == len(pairs)

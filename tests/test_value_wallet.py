@@ -48,11 +48,11 @@ def wallet_run(tmp_path_factory):
         frames = {
             name: engine.read_arrow(sql).to_pandas()
             for name, sql in {
-                "wallet": "select * from marts.customer_wallet",
+                "wallet": "select * from marts.analytics.customer_wallet",
                 "peers": "select * from intermediate.int_wallet_peers",
                 "rollup": "select * from intermediate.int_customer_wallet_rollup",
-                "customers": "select customer_id, customer_type, region, industry, size_band from marts.dim_customers",
-                "lines": "select customer_id, category, order_date, line_revenue from marts.fct_order_lines "
+                "customers": "select customer_id, customer_type, region, industry, size_band from marts.analytics.dim_customers",
+                "lines": "select customer_id, category, order_date, line_revenue from marts.analytics.fct_order_lines "
                          "where is_completed",
                 "surveys": "select * from intermediate.int_crm__wallet_surveys_validated where rejection_reason is null",
                 "installed": "select * from intermediate.int_crm__installed_base_validated "

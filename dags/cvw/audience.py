@@ -1,6 +1,6 @@
 """The campaign audience outside the warehouse (SPEC 4.11): activation files and `cvw explain-audience`.
 
-Activation files: once the gate has passed, the eligible rows of `marts.campaign_audience` are written to
+Activation files: once the gate has passed, the eligible rows of the audit marts' `campaign_audience` are written to
 ``<publish dir>/activation/as_of_date=D/<channel>.csv`` and ``.parquet``, one pair per channel (a channel with
 no contact today gets files with the header only, so "no contacts" and "not written" differ). Columns:
 customer_id, event_type, offer_category, priority, channel, as_of_date; no direct identifiers (the sending
@@ -48,8 +48,8 @@ def _write_atomically(path: Path, write) -> None:
     os.replace(part, path)
 
 
-def write_activation_files(settings: Settings, engine, as_of: date, schema: str = "marts") -> list[dict]:
-    """Write D's activation files from `<schema>.campaign_audience` (see the module docstring). Returns one
+def write_activation_files(settings: Settings, engine, as_of: date) -> list[dict]:
+    """Write D's activation files from the audit marts' `campaign_audience` (see the module docstring). Returns one
     entry per file: channel, format, path (relative to the publish folder), rows, sha256."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -59,6 +59,7 @@ def write_activation_files(settings: Settings, engine, as_of: date, schema: str 
     from cvw.config import seed_column
     from cvw.publish import AuditAreaChanged
 
+    schema = engine.audit_schema
     table = engine.read_arrow(
         f"select {', '.join(ACTIVATION_COLUMNS)} from {schema}.campaign_audience where is_eligible "
         "order by channel, priority desc, customer_id, event_type"

@@ -7,6 +7,16 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+# the catalog alias of the audit-marts file in every warehouse connection (and in dbt's profile)
+MARTS_CATALOG = "marts"
+
+
+def marts_file(warehouse: Path) -> Path:
+    """The audit-marts file next to the DuckDB warehouse: dbt builds the published models into it (schema
+    `analytics`), the gate reads them there, and the publish copies the file whole (bytes, not rows)."""
+    warehouse = Path(warehouse)
+    return warehouse.with_name(f"{warehouse.stem}_marts{warehouse.suffix or '.duckdb'}")
+
 
 class WarehouseLockedError(RuntimeError):
     """Another process holds the DuckDB file."""
@@ -52,3 +62,22 @@ def connect(path: Path, read_only: bool = False) -> Iterator:
         yield con
     finally:
         con.close()
+
+
+@contextlib.contextmanager
+def connect_warehouse(path: Path, read_only: bool = False) -> Iterator:
+    """`connect` to the working warehouse with its audit-marts file attached as `marts` (`marts.analytics.<t>`);
+    read-only, the marts file is attached only once a build has made it."""
+    marts = marts_file(path)
+    with connect(path, read_only=read_only) as con:
+        # dbt-duckdb's database, still open in this process after a build, has it attached already (read-write)
+        attached = con.execute("select count(*) from duckdb_databases() where database_name = ?",
+                               [MARTS_CATALOG]).fetchall()[0][0]
+        if not attached and (not read_only or marts.exists()):
+            con.execute(f"attach {sql_string(marts)} as {MARTS_CATALOG}{' (read_only)' if read_only else ''}")
+        yield con
+
+
+def sql_string(value: object) -> str:
+    """A SQL string literal (for paths in ATTACH and read_parquet, which take no parameters)."""
+    return "'" + str(value).replace("'", "''") + "'"

@@ -18,7 +18,7 @@ POINTS = (
     "clv.after_fit",  # model fitted, scores not written
     "gate.between_tables",  # the gate has validated some tables
     "publish.after_history_files",  # D's history Parquet file written, no published file references it
-    "publish.copying_tables",  # the new published file is half written
+    "publish.copying_tables",  # the new published file is copied, its history and log not yet added
     "publish.before_swap",  # the new published file is complete, not yet swapped in
     "publish.after_swap",  # swapped in; leftovers not yet cleaned
 )

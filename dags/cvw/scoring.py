@@ -1,6 +1,6 @@
 """The CLV step between the two dbt phases: fit BG/NBD + Gamma-Gamma, score every customer.
 
-Reads the activity summary `marts.customer_rfm` built by the first dbt phase and writes two tables the
+Reads the activity summary `customer_rfm` (the audit marts) built by the first dbt phase and writes two tables the
 second phase reads as `source('clv', ...)`:
 
 * `clv.model_fit` — one row per parameter (model, parameter, value, n_customers, log_likelihood,
@@ -28,15 +28,15 @@ from cvw.settings import Settings
 log = logging.getLogger(__name__)
 
 SUMMARY_SQL = (
-    "select frequency, recency_days, tenure_days, count(*) as customers from marts.customer_rfm "
+    "select frequency, recency_days, tenure_days, count(*) as customers from {marts}.customer_rfm "
     "group by frequency, recency_days, tenure_days order by frequency, recency_days, tenure_days"
 )
 REPEAT_SQL = (
-    "select frequency, avg_repeat_value from marts.customer_rfm where frequency > 0 "
+    "select frequency, avg_repeat_value from {marts}.customer_rfm where frequency > 0 "
     "order by frequency, avg_repeat_value"
 )
 SCORE_SOURCE_SQL = (
-    "select customer_id, frequency, recency_days, tenure_days, avg_repeat_value from marts.customer_rfm"
+    "select customer_id, frequency, recency_days, tenure_days, avg_repeat_value from {marts}.customer_rfm"
 )
 # (name, type in the DuckDB/PostgreSQL spelling); engines map the types
 SCORE_COLUMNS = (
@@ -101,8 +101,8 @@ def fit(engine, fit_required: bool = True) -> tuple[dict | None, dict | None, li
     """Fit both models on the warehouse's activity summary: (bg params, gg params, clv.model_fit rows)."""
     from cvw.clv import FitError, fit_bgnbd, fit_gamma_gamma
 
-    summary = engine.read_arrow(SUMMARY_SQL)
-    repeat = engine.read_arrow(REPEAT_SQL)
+    summary = engine.read_arrow(SUMMARY_SQL.format(marts=engine.audit_schema))
+    repeat = engine.read_arrow(REPEAT_SQL.format(marts=engine.audit_schema))
     try:
         bg = fit_bgnbd(summary.column("frequency"), summary.column("recency_days"), summary.column("tenure_days"),
                        weights=summary.column("customers"))
@@ -144,7 +144,7 @@ def step_clv(settings: Settings, as_of: date) -> dict:
     started = time.monotonic()
     engine = get_engine(settings)
     try:
-        check_built_for(engine.query, ("customer_rfm",), as_of)
+        check_built_for(engine.query, ("customer_rfm",), as_of, engine.audit_schema)
         bg, gg, rows = fit(engine, fit_required=required)
         fitted = time.monotonic()
         failpoints.hit("clv.after_fit")
@@ -153,7 +153,8 @@ def step_clv(settings: Settings, as_of: date) -> dict:
         schema = arrow_schema(FIT_COLUMNS)
         engine.write_arrow(pa.Table.from_pylist(rows, schema=schema), "clv", "model_fit")
         fn = functools.partial(score_batch, bg=bg, gg=gg, horizon_days=horizon)
-        scored = engine.map_batches(SCORE_SOURCE_SQL, fn, "clv", "customer_scores", SCORE_COLUMNS)
+        source = SCORE_SOURCE_SQL.format(marts=engine.audit_schema)
+        scored = engine.map_batches(source, fn, "clv", "customer_scores", SCORE_COLUMNS)
     finally:
         engine.close()
     result = {

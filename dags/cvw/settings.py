@@ -4,7 +4,7 @@
 |---|---|---|
 | CVW_HOME | `<repo>/data` | root of everything the warehouse writes |
 | CVW_LANDING_DIR | `$CVW_HOME/landing` | landing files, one folder per entity |
-| CVW_WAREHOUSE | `$CVW_HOME/warehouse/cvw.duckdb` | working warehouse (raw, staging, audit marts); one writer |
+| CVW_WAREHOUSE | `$CVW_HOME/warehouse/cvw.duckdb` | working warehouse; one writer; audit marts in `cvw_marts.duckdb` |
 | CVW_PUBLISH_DIR | `$CVW_HOME/published` | what BI reads: `customer_value.duckdb` (swapped atomically) |
 | CVW_REPORTS_DIR | `$CVW_HOME/reports` | quality-gate reports (JSON + HTML) per run |
 | CVW_TARGET | `duckdb` | dbt target in `dbt_project/profiles.yml` |
@@ -41,12 +41,20 @@ class Settings:
         # `analytics.<table>` ambiguous
         return self.publish_dir / "customer_value.duckdb"
 
+    @property
+    def marts_db(self) -> Path:
+        """DuckDB: the audit-marts file beside the warehouse (cvw.db.marts_file), copied whole by the publish."""
+        from cvw.db import marts_file
+
+        return marts_file(self.warehouse)
+
     def env(self) -> dict[str, str]:
         """Environment variables that make a child process (dbt, Airflow) see these settings."""
         return {
             "CVW_HOME": str(self.home),
             "CVW_LANDING_DIR": str(self.landing_dir),
             "CVW_WAREHOUSE": str(self.warehouse),
+            "CVW_MARTS_DB": str(self.marts_db),
             "CVW_PUBLISH_DIR": str(self.publish_dir),
             "CVW_REPORTS_DIR": str(self.reports_dir),
             "CVW_TARGET": self.target,

@@ -74,7 +74,7 @@ def _published(settings, marts: list[str]) -> dict[str, list[tuple]]:
     engine = get_engine(settings)
     try:
         out = {t: _sorted(engine.query_published(f"select * from analytics.{t}")) for t in PUBLISHED_TABLES}
-        out.update({f"marts.{t}": _sorted(engine.query(f"select * from marts.{t}")) for t in marts})
+        out.update({f"marts.{t}": _sorted(engine.query(f"select * from {engine.audit_schema}.{t}")) for t in marts})
         return out
     finally:
         engine.close()
@@ -83,7 +83,9 @@ def _published(settings, marts: list[str]) -> dict[str, list[tuple]]:
 def _mart_tables(settings) -> list[str]:
     engine = get_engine(settings)
     try:
-        rows = engine.query("select table_name from information_schema.tables where table_schema = 'marts'")
+        catalog, _, schema = engine.audit_schema.rpartition(".")  # DuckDB: the audit-marts file's `analytics`
+        rows = engine.query("select table_name from information_schema.tables where table_schema = ? "
+                            "and (? = '' or table_catalog = ?)", [schema, catalog, catalog])
         return sorted(r[0] for r in rows)
     finally:
         engine.close()

@@ -140,7 +140,9 @@ class Engine(ABC):
     (the audit area), audit (dbt), analytics (published)."""
 
     name: str
-    dialect: Dialect  # how this engine spells literals, identifiers, casts (cvw.typecheck)
+    dialect: Dialect
+    # where dbt builds the audit marts, as a prefix of `<audit_schema>.<table>` (DuckDB: a catalog and schema)
+    audit_schema: str = "marts"  # how this engine spells literals, identifiers, casts (cvw.typecheck)
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -241,7 +243,7 @@ class Engine(ABC):
         """Every audit table holds this run's as-of date (cvw.publish.check_built_for)."""
         from cvw.publish import check_built_for
 
-        check_built_for(self.query, tables, as_of)
+        check_built_for(self.query, tables, as_of, self.audit_schema)
 
     @abstractmethod
     def execute(self, sql: str) -> None:

@@ -183,7 +183,7 @@ def run_gate(
     as_of: date,
     run_id: str,
     previous_rows: dict[str, int] | None = None,
-    schema: str = "marts",
+    schema: str | None = None,
     tables: tuple[str, ...] = PUBLISHED_TABLES,
     engine=None,
 ) -> GateResult:
@@ -203,7 +203,7 @@ def run_gate(
     validation_ids = []
     for table in tables:
         suite = build_suite(table, as_of, (previous_rows or {}).get(table), v)
-        relation = engine.gate_relation(schema, table)
+        relation = engine.gate_relation(schema or engine.audit_schema, table)
         rows, outcomes = evaluate_suite(engine.query, relation, suite, TABLE_KEYS[table])
         if rows == 0:  # an empty table is only held to its row count
             suite = build_suite(table, as_of, (previous_rows or {}).get(table), v, empty=True)

@@ -16,3 +16,5 @@ from cvw.engines.duckdb.publish import DuckDBPublish
 class DuckDBEngine(DuckDBWarehouse, DuckDBIngestSteps, DuckDBGate, DuckDBPublish, Engine):
     name = "duckdb"
     dialect = DIALECT
+    # the audit-marts file (cvw.db.marts_file), attached as `marts`, holds them in the published schema name
+    audit_schema = "marts.analytics"

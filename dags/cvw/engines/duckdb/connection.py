@@ -1,5 +1,6 @@
 """DuckDB warehouse access: queries on the working warehouse and on the published file, and the Arrow input and
-output of the Python steps (mixed into DuckDBEngine). Connections come from cvw.db (one writer, clear errors)."""
+output of the Python steps (mixed into DuckDBEngine). Connections come from cvw.db (one writer, clear errors);
+a warehouse connection has the audit-marts file attached as `marts` (cvw.db.connect_warehouse)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,25 @@ class DuckDBWarehouse:
     """Reads and writes of the DuckDB engine."""
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
-        with db.connect(self.settings.warehouse, read_only=True) as con:
+        with db.connect_warehouse(self.settings.warehouse, read_only=True) as con:
             return con.execute(sql, params or []).fetchall()
+
+    def prepare_build(self) -> None:
+        # a warehouse from before the audit-marts file kept the marts in a schema `marts`: dropped, so that stale
+        # tables cannot shadow or be mistaken for the audit marts (`marts` is now the attached file)
+        with db.connect(self.settings.warehouse) as con:
+            found = con.execute("select database_name from duckdb_schemas() where database_name = current_database() "
+                                "and schema_name = 'marts'").fetchall()
+            for (catalog,) in found:  # qualified: where dbt's database is open, `marts` alone is also the catalog
+                con.execute(f'drop schema "{catalog}".marts cascade')
+        super().prepare_build()
 
     def query_published(self, sql: str, params: list | None = None) -> list[tuple]:
         with db.connect(self.settings.analytics_db, read_only=True) as con:
             return con.execute(sql, params or []).fetchall()
 
     def execute(self, sql: str) -> None:
-        with db.connect(self.settings.warehouse) as con:
+        with db.connect_warehouse(self.settings.warehouse) as con:
             con.execute(sql)
 
     def published_location(self) -> str:
@@ -41,11 +52,11 @@ class DuckDBWarehouse:
             return [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
 
     def read_arrow(self, sql: str) -> Any:
-        with db.connect(self.settings.warehouse, read_only=True) as con:
+        with db.connect_warehouse(self.settings.warehouse, read_only=True) as con:
             return con.sql(sql).to_arrow_table()
 
     def write_arrow(self, table: Any, schema: str, name: str) -> None:
-        with db.connect(self.settings.warehouse) as con:
+        with db.connect_warehouse(self.settings.warehouse) as con:
             con.execute(f"create schema if not exists {schema}")
             con.register("cvw_arrow_input", table)
             con.execute(f"create or replace table {schema}.{name} as select * from cvw_arrow_input")
@@ -58,7 +69,7 @@ class DuckDBWarehouse:
         import pyarrow as pa
 
         out_schema = arrow_schema(columns)
-        with db.connect(self.settings.warehouse) as con:
+        with db.connect_warehouse(self.settings.warehouse) as con:
             con.execute(f"create schema if not exists {schema}")
             reader = con.cursor().sql(source_sql).to_arrow_reader(batch_rows)
             stream = pa.RecordBatchReader.from_batches(out_schema, (fn(b) for b in reader))

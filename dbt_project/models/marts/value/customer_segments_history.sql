@@ -1,9 +1,11 @@
 {#- customer_segments of every as-of date built, one partition per date: a run of D replaces D's rows only
     (delete+insert on DuckDB/PostgreSQL, insert_overwrite of the as_of_date partition on Spark), so
     re-running or backfilling a date is idempotent and never touches other dates. `--full-refresh` leaves it
-    alone (full_refresh=false): it holds what earlier dates published. -#}
+    alone (full_refresh=false): it holds what earlier dates published. It stays in the warehouse (not in DuckDB's
+    audit-marts file, which is rebuilt and copied every night): each publish writes D's rows to a file of its own. -#}
 {{ config(
     materialized='incremental',
+    database=target.database,
     schema='history',
     incremental_strategy=history_incremental_strategy(),
     unique_key='as_of_date',
