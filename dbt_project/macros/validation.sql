@@ -53,7 +53,7 @@ validated as (
 
 )
 
-select * from validated
+{{ validated_output(['unknown_customer']) }}
 {% endmacro %}
 
 {# ---- incremental validation (issue 16) -----------------------------------------------------------------
@@ -66,15 +66,64 @@ select * from validated
    and replaces those rows by (_source_file, _line_number) (delete+insert). A row that was accepted stays
    accepted: the accepted sets it is checked against (customers, orders, products) only grow, and the first
    loaded copy of a key stays the first. `cvw run --full-refresh` (and a changed fingerprint, cvw.dbt)
-   rebuilds them from raw; tests/test_incremental.py checks both give the same rows. On Spark (Parquet tables
-   have no delete) they stay tables, rebuilt every run. #}
+   rebuilds them from raw; tests/test_incremental.py checks both give the same rows.
+   Spark's Parquet tables have no delete: there a validated model is partitioned by `_validation_batch` and
+   built with insert_overwrite (only the partitions a build writes are replaced). A build writes its accepted
+   and finally rejected rows to a new partition `rows_<dbt invocation id>`, and its rows rejected for a reason
+   that can go away to `recheck_<invocation id>`; a post-hook then drops the recheck partitions of earlier
+   builds, whose rows this build has just re-checked and written again (validated_output,
+   drop_rechecked_batches). A --full-refresh writes everything to one partition of each kind. #}
 {% macro validated_config() -%}
+    {%- if target.type == 'spark' -%}
     {{ config(
-        materialized=('table' if target.type == 'spark' else 'incremental'),
+        materialized='incremental',
+        incremental_strategy='insert_overwrite',
+        partition_by=['_validation_batch'],
+        file_format='parquet',
+        on_schema_change='fail',
+        post_hook=["{{ drop_rechecked_batches() }}"]
+    ) }}
+    {%- else -%}
+    {{ config(
+        materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key=['_source_file', '_line_number'],
         on_schema_change='fail'
     ) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# The rows a validated model writes, from its `validated` CTE; on Spark with their partition (above). #}
+{% macro validated_output(recheck=[]) -%}
+    select *
+    {%- if target.type == 'spark' %},
+        {%- if recheck %}
+        case when rejection_reason in ('{{ recheck | join("', '") }}') then 'recheck_{{ invocation_id }}'
+            else 'rows_{{ invocation_id }}' end as _validation_batch
+        {%- else %}
+        'rows_{{ invocation_id }}' as _validation_batch
+        {%- endif %}
+    {%- endif %}
+    from validated
+{%- endmacro %}
+
+{# Spark post-hook of a validated model: drop the recheck partitions of earlier builds (this build re-checked
+   their rows and wrote them to its own partitions). A statement that does nothing when there are none. #}
+{% macro drop_rechecked_batches() -%}
+    {%- set keep = 'recheck_' ~ invocation_id -%}
+    {%- set stale = [] -%}
+    {%- if execute and target.type == 'spark' -%}
+        {%- for row in run_query('show partitions ' ~ this) -%}
+            {%- set value = row[0].split('=', 1)[1] -%}
+            {%- if value.startswith('recheck_') and value != keep -%}{%- do stale.append(value) -%}{%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if stale -%}
+    alter table {{ this }} drop if exists
+        {%- for value in stale %} partition (_validation_batch = '{{ value }}'){{ ',' if not loop.last }}{% endfor %}
+    {%- else -%}
+    select 1
+    {%- endif -%}
 {%- endmacro %}
 
 {# The newest load time already validated (a scalar subquery). #}
@@ -88,8 +137,8 @@ select * from validated
     {%- if is_incremental() %}
     where _loaded_at > {{ validated_until() }}
     {%- if recheck %}
-    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name')
-                      | reject('equalto', 'rejection_reason') | map('lower') | list %}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower')
+                      | reject('in', ['rejection_reason', '_validation_batch']) | list %}
     union all
     select {% for c in columns %}{{ adapter.quote(c) }}{{ ', ' if not loop.last }}{% endfor %}
     from {{ this }}

@@ -356,3 +356,43 @@ def test_a_crash_in_a_rerun_of_the_same_run_id_keeps_the_rows_it_committed_befor
     ]
     assert engine.query("select count(*) from quarantine.rows") == [(2,)]
     assert engine.query("show tables in ingest like 'cvw_recover_*'") == []
+
+
+def _validated_rows(engine, entity: str) -> list:
+    """A validated model's rows without its Spark partition column, sorted."""
+    table = engine.spark.table(f"intermediate.int_crm__{entity}_validated")
+    columns = [c for c in table.columns if c != "_validation_batch"]
+    return sorted((tuple(r) for r in table.select(*columns).collect()), key=repr)
+
+
+@pytest.mark.dbt
+@pytest.mark.extended
+def test_incremental_nights_recheck_late_references_and_equal_a_full_refresh(spark_settings):
+    """Spark's validated models are incremental like DuckDB's and PostgreSQL's (insert_overwrite of
+    `_validation_batch` partitions, macros/validation.sql): an order before its customer and a line before its
+    order are rejected on the first night, re-checked and accepted on the next, the earlier night's recheck
+    partition is dropped, and every validated model equals a --full-refresh of the same night."""
+    import shutil
+
+    from cvw.contract import ENTITIES
+
+    from tests.test_incremental import _land
+
+    s = spark_settings
+    shutil.rmtree(s.landing_dir)
+    engine = _engine(s)
+    for night in (date(2025, 1, 1), date(2025, 1, 2)):
+        _land(s, night)
+        summary = run(s, night)
+    assert summary["build"]["full_refresh"] is None  # the second night continued from the first
+    assert sorted(engine.query(
+        "select order_id, rejection_reason from intermediate.int_crm__orders_validated where order_id in ('o7', 'o8')"
+    )) == [("o7", None), ("o8", None)]
+    assert engine.query("select count(*), max(rejection_reason) from intermediate.int_crm__order_lines_validated "
+                        "where order_id = 'o8'") == [(1, None)]
+    batches = [r[0].split("=", 1)[1] for r in engine.query("show partitions intermediate.int_crm__orders_validated")]
+    assert len([b for b in batches if b.startswith("rows_")]) == 2, batches  # one per build, nothing replaced
+    assert len([b for b in batches if b.startswith("recheck_")]) <= 1, batches  # the first night's is gone
+    incremental = {e: _validated_rows(engine, e) for e in ENTITIES}
+    run(s, date(2025, 1, 2), full_refresh=True)
+    assert {e: _validated_rows(engine, e) for e in ENTITIES} == incremental

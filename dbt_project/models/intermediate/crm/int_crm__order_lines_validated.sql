@@ -51,4 +51,4 @@ validated as (
 
 )
 
-select * from validated
+{{ validated_output(['unknown_order', 'unknown_product']) }}

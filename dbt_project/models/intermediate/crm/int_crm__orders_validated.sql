@@ -37,4 +37,4 @@ validated as (
 
 )
 
-select * from validated
+{{ validated_output(['unknown_customer']) }}

@@ -22,4 +22,4 @@ validated as (
 
 )
 
-select * from validated
+{{ validated_output() }}

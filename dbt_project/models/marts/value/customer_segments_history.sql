@@ -5,7 +5,7 @@
     audit-marts file, which is rebuilt and copied every night): each publish writes D's rows to a file of its own. -#}
 {{ config(
     materialized='incremental',
-    database=target.database,
+    database=(target.database if target.type == 'duckdb' else none),
     schema='history',
     incremental_strategy=history_incremental_strategy(),
     unique_key='as_of_date',
