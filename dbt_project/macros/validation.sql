@@ -20,12 +20,13 @@
    then the customer must be known (an accepted customer record exists, at any date).
    The flags are computed in one CTE and only the source's columns + rejection_reason come out. #}
 {% macro validate_customer_facts(stg_model, key_columns, rules=[]) %}
+{%- set recheck = ['unknown_customer'] %}
 {{ validated_config() }}
 with
 
 facts as (
 
-    {{ validation_input(stg_model, recheck=['unknown_customer']) }}
+    {{ validation_input(stg_model, recheck=recheck) }}
 
 ),
 
@@ -53,7 +54,7 @@ validated as (
 
 )
 
-{{ validated_output(['unknown_customer']) }}
+{{ validated_output(recheck) }}
 {% endmacro %}
 
 {# ---- incremental validation (issue 16) -----------------------------------------------------------------
