@@ -58,7 +58,7 @@ def connect(path: Path, read_only: bool = False) -> Iterator:
         raise
     try:
         # the same cap as dbt's profile (DuckDB spills to disk beyond it)
-        con.execute(f"set memory_limit = '{os.environ.get('CVW_DUCKDB_MEMORY_LIMIT', '4GB')}'")
+        con.execute(f"set memory_limit = '{os.environ.get('CVW_DUCKDB_MEMORY_LIMIT', '3GB')}'")
         yield con
     finally:
         con.close()

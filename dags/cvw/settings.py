@@ -9,7 +9,7 @@
 | CVW_REPORTS_DIR | `$CVW_HOME/reports` | quality-gate reports (JSON + HTML) per run |
 | CVW_TARGET | `duckdb` | dbt target in `dbt_project/profiles.yml` |
 | CVW_DBT_THREADS | `2` (`4` on Spark) | dbt threads (Spark runs statements concurrently in one session) |
-| CVW_DUCKDB_MEMORY_LIMIT | `4GB` | DuckDB memory cap for dbt and the Python steps (it spills to disk beyond it) |
+| CVW_DUCKDB_MEMORY_LIMIT | `3GB` | DuckDB memory cap for dbt and the Python steps (it spills to disk beyond it) |
 | CVW_DBT_VARS | (none) | JSON object of dbt var overrides for dbt and the Python steps (`cvw.config`) |
 """
 
