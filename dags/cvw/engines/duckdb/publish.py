@@ -100,19 +100,20 @@ class DuckDBPublish:
             con.execute(f"attach {db.sql_string(tmp)} as pub")
             try:
                 if not carry_over:
-                    leftovers = [r[0] for r in con.execute(
-                        "select table_name from duckdb_tables() where database_name = 'pub' "
-                        "and not list_contains(?, table_name)", [list(tables)]).fetchall()]
-                    for name in leftovers:  # e.g. a dbt temp table of a failed build: not gated, not published
-                        con.execute(f'drop table pub.analytics."{name}"')
+                    leftovers = con.execute(
+                        "select schema_name, table_name from duckdb_tables() where database_name = 'pub' "
+                        "and not (schema_name = 'analytics' and list_contains(?, table_name))", [list(tables)],
+                    ).fetchall()
+                    for schema, name in leftovers:  # e.g. a dbt temp table of a failed build: not gated
+                        con.execute(f"drop table pub.{_ident(schema)}.{_ident(name)}")
                 if old.exists() and not carry_over:
                     con.execute(f"attach {db.sql_string(old)} as old (read_only)")
                 self._add_history_and_log(con, as_of, run_id, history, old_catalog=(
                     "old" if old.exists() and not carry_over else None))
+                row_counts.update({t: rows for t, (_, rows) in history.items()})
                 con.execute(
                     f"insert into pub.analytics.publish_log values ({', '.join('?' for _ in PUBLISH_LOG_COLUMNS)})",
-                    log_row(as_of, run_id, published_at, replace_current, gate_checks,
-                            {**row_counts, **{t: rows for t, (_, rows) in history.items()}}, run_summary),
+                    log_row(as_of, run_id, published_at, replace_current, gate_checks, row_counts, run_summary),
                 )
                 referenced = {
                     settings.publish_dir / r[0]
@@ -128,8 +129,7 @@ class DuckDBPublish:
         failpoints.hit("publish.after_swap")
         remove_unreferenced_history(settings, referenced)
         result = PublishResult(
-            as_of=as_of, run_id=run_id, replaced_current=replace_current, path=old,
-            row_counts={**row_counts, **{t: rows for t, (_, rows) in history.items()}},
+            as_of=as_of, run_id=run_id, replaced_current=replace_current, path=old, row_counts=row_counts,
             seconds=time.monotonic() - started,
         )
         log.info(result.summary())
@@ -185,6 +185,10 @@ class DuckDBPublish:
         if not paths:
             return None
         return f"read_parquet([{', '.join(db.sql_string(self.settings.publish_dir / p) for p in paths)}])"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _has_table(con, catalog: str, table: str) -> bool:
