@@ -71,11 +71,15 @@ def connect_warehouse(path: Path, read_only: bool = False) -> Iterator:
     marts = marts_file(path)
     with connect(path, read_only=read_only) as con:
         # dbt-duckdb's database, still open in this process after a build, has it attached already (read-write)
-        attached = con.execute("select count(*) from duckdb_databases() where database_name = ?",
-                               [MARTS_CATALOG]).fetchall()[0][0]
-        if not attached and (not read_only or marts.exists()):
+        if not marts_attached(con) and (not read_only or marts.exists()):
             con.execute(f"attach {sql_string(marts)} as {MARTS_CATALOG}{' (read_only)' if read_only else ''}")
         yield con
+
+
+def marts_attached(con) -> bool:
+    """Whether this connection's database has the audit-marts file attached."""
+    return bool(con.execute("select count(*) from duckdb_databases() where database_name = ?",
+                            [MARTS_CATALOG]).fetchall()[0][0])
 
 
 def sql_string(value: object) -> str:

@@ -30,8 +30,7 @@ class DuckDBWarehouse:
                                 "and schema_name = 'marts'").fetchall()
             for (catalog,) in found:  # qualified: where dbt's database is open, `marts` alone is also the catalog
                 con.execute(f'drop schema "{catalog}".marts cascade')
-            if con.execute("select count(*) from duckdb_databases() where database_name = ?",
-                           [db.MARTS_CATALOG]).fetchall()[0][0]:
+            if db.marts_attached(con):
                 con.execute(f"detach {db.MARTS_CATALOG}")
             for path in (marts, marts.with_name(marts.name + ".wal")):
                 path.unlink(missing_ok=True)

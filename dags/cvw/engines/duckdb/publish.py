@@ -37,6 +37,7 @@ from pathlib import Path
 
 from cvw import db, failpoints
 from cvw.catalog import HISTORY_TABLES
+from cvw.engines.duckdb.ingest import DIALECT
 from cvw.publish import (
     PUBLISH_LOG_COLUMNS,
     PublishResult,
@@ -105,7 +106,7 @@ class DuckDBPublish:
                         "and not (schema_name = 'analytics' and list_contains(?, table_name))", [list(tables)],
                     ).fetchall()
                     for schema, name in leftovers:  # e.g. a dbt temp table of a failed build: not gated
-                        con.execute(f"drop table pub.{_ident(schema)}.{_ident(name)}")
+                        con.execute(f"drop table pub.{DIALECT.quote(schema)}.{DIALECT.quote(name)}")
                 if old.exists() and not carry_over:
                     con.execute(f"attach {db.sql_string(old)} as old (read_only)")
                 self._add_history_and_log(con, as_of, run_id, history, old_catalog=(
@@ -185,10 +186,6 @@ class DuckDBPublish:
         if not paths:
             return None
         return f"read_parquet([{', '.join(db.sql_string(self.settings.publish_dir / p) for p in paths)}])"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _has_table(con, catalog: str, table: str) -> bool:
