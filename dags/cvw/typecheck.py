@@ -80,28 +80,29 @@ class Field:
     type: str  # contract type; VARCHAR for text and for drift columns
 
 
-def _valid(d: Dialect, f: Field) -> str | None:
-    """SQL that is true when the (non-null) value converts; None for text."""
-    text = f"trim({d.quote(f.stage)})"
-    if f.type == "BOOLEAN":
-        values = ", ".join(d.lit(v) for v in BOOLEAN_TRUE + BOOLEAN_FALSE)
-        return f"lower({text}) in ({values})"
-    if f.type not in PATTERNS:
-        return None
-    cast = _value(d, f)
-    ok = f"{d.matches(text, PATTERNS[f.type])} and {cast} is not null"
-    return f"{ok} and {d.finite(cast)}" if f.type == "DOUBLE" else ok
+def _checked(f: Field) -> bool:
+    """Whether a field's values are checked against a contract type (text is taken as it is)."""
+    return f.type == "BOOLEAN" or f.type in PATTERNS
 
 
-def _value(d: Dialect, f: Field) -> str:
-    text = f"trim({d.quote(f.stage)})"
+def _value(d: Dialect, f: Field, text: str) -> str:
+    """SQL of the value in its contract type, from `text` (the trimmed field); NULL where it does not convert."""
     if f.type == "BOOLEAN":
         return f"lower({text}) in ({', '.join(d.lit(v) for v in BOOLEAN_TRUE)})"
     if f.type in ("INTEGER", "BIGINT"):
         return d.cast(f"regexp_replace({text}, {d.lit('[.]0*$')}, '')", f.type)
-    if f.type in PATTERNS:
-        return d.cast(text, f.type)
-    return d.quote(f.stage)
+    return d.cast(text, f.type)
+
+
+def _refused(d: Dialect, f: Field, text: str, value: str) -> str:
+    """SQL that is true when the field holds a value (`text` trimmed, `value` converted) that is refused."""
+    if f.type == "BOOLEAN":
+        ok = f"lower({text}) in ({', '.join(d.lit(v) for v in BOOLEAN_TRUE + BOOLEAN_FALSE)})"
+    else:
+        ok = f"{d.matches(text, PATTERNS[f.type])} and {value} is not null"
+        if f.type == "DOUBLE":
+            ok = f"{ok} and {d.finite(value)}"
+    return f"({d.quote(f.stage)} is not null and not coalesce({ok}, false))"
 
 
 def _message(d: Dialect, f: Field) -> str:
@@ -125,23 +126,32 @@ def checked_select(d: Dialect, source: str, fields: list[Field]) -> str:
     `_kind`, `_column`, `_reason` are NULL for a good row; otherwise the record-level problem found by the
     reader, or `bad_type` with the first bad column and every bad value listed in `_reason`. `_raw_line` is
     the record as it stood in the file (rebuilt from its fields when the reader did not keep it).
+
+    Each checked field is trimmed, converted and judged ONCE, in three stacked selects (`_t<i>`, `_v<i>`,
+    `_b<i>`): the verdict is used four times below, and engines do not reliably share an expression that
+    appears inside several CASEs (DuckDB evaluated every regex and cast up to five times: 1.7x slower).
     """
-    bad = []
-    for f in fields:
-        valid = _valid(d, f)
-        if valid is not None:
-            bad.append((f, f"({d.quote(f.stage)} is not null and not ({valid}))"))
+    checked = [(i, f) for i, f in enumerate(fields) if _checked(f)]
+    none = f"cast(null as {d.text_type})"
+    trimmed = "".join(f", trim({d.quote(f.stage)}) as _t{i}" for i, f in checked)
+    converted = "".join(f", {_value(d, f, f'_t{i}')} as _v{i}" for i, f in checked)
+    judged = "".join(f", {_refused(d, f, f'_t{i}', f'_v{i}')} as _b{i}" for i, f in checked)
     first = "coalesce(" + ", ".join(
-        [f"case when {cond} then {d.lit(f.stored)} end" for f, cond in bad] + [f"cast(null as {d.text_type})"]
-    ) + ")" if bad else f"cast(null as {d.text_type})"
+        [f"case when _b{i} then {d.lit(f.stored)} end" for i, f in checked] + [none]
+    ) + ")"
     reasons = (
-        "nullif(concat_ws('; ', " + ", ".join(f"case when {cond} then {_message(d, f)} end" for f, cond in bad)
+        "nullif(concat_ws('; ', " + ", ".join(f"case when _b{i} then {_message(d, f)} end" for i, f in checked)
         + "), '')"
-    ) if bad else f"cast(null as {d.text_type})"
-    any_bad = " or ".join(cond for _, cond in bad) or "false"
+    ) if checked else none
+    any_bad = " or ".join(f"_b{i}" for i, _ in checked) or "false"
     rebuilt = "concat_ws(',', " + ", ".join(f"coalesce({d.quote(f.stage)}, '')" for f in fields) + ")"
-    values = ", ".join(f"{_value(d, f)} as {d.quote(f.stored)}" for f in fields)
+    values = ", ".join(
+        f"{f'_v{i}' if _checked(f) else d.quote(f.stage)} as {d.quote(f.stored)}" for i, f in enumerate(fields)
+    )
     return f"""
+        with trimmed as (select *{trimmed} from {source}),
+        converted as (select *{converted} from trimmed),
+        judged as (select *{judged} from converted)
         select
             _file,
             _line,
@@ -150,5 +160,5 @@ def checked_select(d: Dialect, source: str, fields: list[Field]) -> str:
             coalesce(_error_reason, {reasons}) as _reason,
             case when _error_kind is not null or {any_bad} then coalesce(_record, {rebuilt}) end as _raw_line,
             {values}
-        from {source}
+        from judged
     """
