@@ -89,8 +89,9 @@ def _value(d: Dialect, f: Field, text: str) -> str:
     """SQL of the value in its contract type, from `text` (the trimmed field); NULL where it does not convert."""
     if f.type == "BOOLEAN":
         return f"lower({text}) in ({', '.join(d.lit(v) for v in BOOLEAN_TRUE)})"
-    if f.type in ("INTEGER", "BIGINT"):
-        return d.cast(f"regexp_replace({text}, {d.lit('[.]0*$')}, '')", f.type)
+    if f.type in ("INTEGER", "BIGINT"):  # `3.0` -> 3; the regex only where there is a point (rare, and 3x a cast)
+        return d.cast(f"case when {text} like '%.%' then regexp_replace({text}, {d.lit('[.]0*$')}, '') "
+                      f"else {text} end", f.type)
     return d.cast(text, f.type)
 
 
