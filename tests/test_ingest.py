@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from datetime import datetime
 
 import pytest
@@ -69,6 +71,39 @@ def test_a_file_changed_after_loading_stops_ingest_and_names_it(engine_settings)
     # nothing at all was loaded, not even the good new file
     assert engine_query(s, "select count(*) from raw.orders where order_id in ('o66', 'o8')") == [(0,)]
     assert engine_query(s, "select count(*) from ingest.file_manifest where file_name like '%2025-01-09%'") == [(0,)]
+
+
+def test_an_ingest_hashes_only_files_it_has_not_loaded_and_still_sees_a_same_size_change(workspace, monkeypatch):
+    """A loaded file whose size and mtime are those the manifest recorded is not hashed again; a file changed
+    since (same size, new mtime), or modified in the seconds before its load, is."""
+    from cvw import landing
+
+    an_hour_ago = time.time() - 3600
+    for path in workspace.landing_dir.rglob("*"):
+        if path.is_file():
+            os.utime(path, (an_hour_ago, an_hour_ago))
+    first = ingest_landing(workspace)
+    assert query(workspace.warehouse, "select count(*), count(modified_ns) from ingest.file_manifest") == [
+        (first.files_loaded, first.files_loaded)]
+    hashed = []
+    sha256_of = landing.sha256_of
+    monkeypatch.setattr(landing, "sha256_of", lambda path: hashed.append(path.name) or sha256_of(path))
+
+    new = workspace.landing_dir / "orders" / "orders_2025-01-05.csv"
+    new.write_text(ORDERS_HEADER + "o7,c2,2025-01-05 10:00:00,web,completed,\n")
+    second = ingest_landing(workspace)
+    assert (second.files_loaded, second.files_skipped) == (1, first.files_loaded)
+    assert hashed == [new.name]
+
+    hashed.clear()
+    changed = workspace.landing_dir / "orders" / "orders_2025-01-04.csv"
+    text = changed.read_text()
+    assert "o6" in text
+    changed.write_text(text.replace("o6", "o9"))  # the same size, a new mtime
+    with pytest.raises(IngestError, match=r"orders_2025-01-04\.csv: content changed after it was loaded"):
+        ingest_landing(workspace)
+    # the changed file, and the file loaded within seconds of being written (its mtime may hide a change)
+    assert sorted(hashed) == sorted([changed.name, new.name])
 
 
 def test_missing_required_column_fails_naming_file_and_column(engine_settings):

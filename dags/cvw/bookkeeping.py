@@ -26,6 +26,8 @@ MANIFEST_COLUMNS = {
     "file_lines": "BIGINT",
     "blank_lines": "BIGINT",
     "file_records": "BIGINT",
+    # the file's st_mtime_ns when it was loaded: with size_bytes, lets the next ingest skip re-hashing it
+    "modified_ns": "BIGINT",
 }
 QUARANTINE_COLUMNS = {
     "entity": "VARCHAR",
@@ -54,7 +56,7 @@ BOOKKEEPING_TABLES = {
 }
 # columns added after the first release: `create table if not exists` does not add them to old warehouses
 ADDED_COLUMNS = {
-    "ingest.file_manifest": ("file_lines", "blank_lines", "file_records"),
+    "ingest.file_manifest": ("file_lines", "blank_lines", "file_records", "modified_ns"),
     "ingest.schema_drift": ("stored_as",),
 }
 
@@ -82,6 +84,7 @@ def manifest_row(f: LandingFile, loaded: int, quarantined: int, stats: FileStats
         "rows_loaded": loaded, "rows_quarantined": quarantined, "columns": list(f.columns),
         "extra_columns": f.extra_columns, "loaded_at": loaded_at, "ingest_run_id": run_id,
         "file_lines": stats.lines, "blank_lines": stats.blank_lines, "file_records": stats.records,
+        "modified_ns": f.modified_ns,
     }
 
 

@@ -25,6 +25,7 @@ from cvw.bookkeeping import drift_row, manifest_row
 from cvw.landing import (
     IngestError,
     IngestResult,
+    KnownFile,
     LandingFile,
     check_accounting,
     discover,
@@ -118,8 +119,8 @@ class IngestSession(ABC):
     warnings: list[str]  # what the engine found on the way (e.g. repairs), reported with the ingest
 
     @abstractmethod
-    def known_files(self) -> dict[str, str]:
-        """Manifest file name -> sha256 of every file loaded before."""
+    def known_files(self) -> dict[str, KnownFile]:
+        """Manifest file name -> what was recorded of every file loaded before (landing.KNOWN_FILES_SQL)."""
 
     @abstractmethod
     def add_columns(self, entity: str, columns: list[str]) -> None:
@@ -157,11 +158,12 @@ class Engine(ABC):
         """Load every new landing file: all of this ingest is committed, or none of it (SPEC §8)."""
         started = time.monotonic()
         result = IngestResult(run_id=run_id)
-        files, warnings = discover(self.settings)
-        result.warnings.extend(warnings)
         last_loaded_at = self.last_loaded_at()
         with self.ingest_session(run_id) as session:
-            new, result.files_skipped = plan(session.known_files(), files, result.warnings)
+            known = session.known_files()
+            files, warnings = discover(self.settings, known)
+            result.warnings.extend(warnings)
+            new, result.files_skipped = plan({name: k.sha256 for name, k in known.items()}, files, result.warnings)
             # later than every earlier ingest, even when the clock went back: the incremental validated models
             # take the rows loaded after their newest one, and the first loaded copy of a key wins
             loaded_at = max(now_utc(), last_loaded_at + timedelta(seconds=1)) if last_loaded_at else now_utc()

@@ -11,7 +11,7 @@ from datetime import datetime
 from cvw import db, failpoints
 from cvw.bookkeeping import QUARANTINE_COLUMNS, schema_ddl
 from cvw.engines.base import GroupCounts, IngestSession, read_group
-from cvw.landing import LINEAGE_COLUMNS, LandingFile
+from cvw.landing import KNOWN_FILES_SQL, LINEAGE_COLUMNS, KnownFile, LandingFile, known_from_rows
 from cvw.reader import batch_schema
 from cvw.typecheck import Dialect, Field, checked_select
 
@@ -41,8 +41,8 @@ class DuckDBIngest(IngestSession):
         self.committed = False
         self.warnings: list[str] = []
 
-    def known_files(self) -> dict[str, str]:
-        return dict(self.con.execute("select file_name, sha256 from ingest.file_manifest").fetchall())
+    def known_files(self) -> dict[str, KnownFile]:
+        return known_from_rows(self.con.execute(KNOWN_FILES_SQL).fetchall())
 
     def add_columns(self, entity: str, columns: list[str]) -> None:
         for c in columns:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from cvw import failpoints
 from cvw.engines.base import IngestSession
 from cvw.engines.postgres.connection import _copy_csv, _ident, pg_type
+from cvw.landing import KNOWN_FILES_SQL, KnownFile, known_from_rows
 from cvw.typecheck import Dialect, checked_select
 
 # contract type -> (checked-cast function, body of the function); each returns NULL where v does not convert.
@@ -85,10 +86,10 @@ class PostgresIngest(IngestSession):
         self.committed = False
         self.warnings: list[str] = []
 
-    def known_files(self) -> dict[str, str]:
+    def known_files(self) -> dict[str, KnownFile]:
         with self.con.cursor() as cur:
-            cur.execute("select file_name, sha256 from ingest.file_manifest")
-            return dict(cur.fetchall())
+            cur.execute(KNOWN_FILES_SQL)
+            return known_from_rows(cur.fetchall())
 
     def add_columns(self, entity: str, columns: list[str]) -> None:
         with self.con.cursor() as cur:

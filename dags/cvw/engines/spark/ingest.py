@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from cvw import failpoints
 from cvw.engines.base import IngestSession
 from cvw.engines.spark.session import _lit, _q, _ts, spark_type
+from cvw.landing import KNOWN_FILES_SQL, KnownFile, known_from_rows
 from cvw.typecheck import Dialect, checked_select
 
 if TYPE_CHECKING:
@@ -232,8 +233,8 @@ class SparkIngest(IngestSession):
         self.committed = False
         self.warnings: list[str] = []
 
-    def known_files(self) -> dict[str, str]:
-        return {r[0]: r[1] for r in self.spark.sql("select file_name, sha256 from ingest.file_manifest").collect()}
+    def known_files(self) -> dict[str, KnownFile]:
+        return known_from_rows(tuple(r) for r in self.spark.sql(KNOWN_FILES_SQL).collect())
 
     def _start(self) -> None:
         if not self.started:
