@@ -44,6 +44,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cvw.contract import ENTITIES
+from cvw.db import sql_string
 
 _WHITESPACE = {" ", "whitespace", r"\s+", "space"}
 _SNIFF = [",", "\t", ";", "|"]
@@ -55,10 +56,6 @@ class ImportFailed(ValueError):
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _detect_delimiter(file: Path) -> str:
@@ -130,7 +127,7 @@ def _import(file: Path, copy: Path, out: Path, customer_col: str, date_col: str,
     stem = file.stem
     delim = _detect_delimiter(copy) if delimiter is None else delimiter
     con = duckdb.connect()
-    src = _lit(str(copy))
+    src = sql_string(str(copy))
 
     if delim in _WHITESPACE:
         con.execute(f"""
@@ -165,14 +162,14 @@ def _import(file: Path, copy: Path, out: Path, customer_col: str, date_col: str,
         )
     else:
         opts = [
-            f"delim = {_lit(delim)}",
+            f"delim = {sql_string(delim)}",
             f"header = {str(bool(header)).lower()}",
             "all_varchar = true",
             "quote = '\"'",
             "escape = '\"'",
         ]
         if columns is not None:
-            opts.append("names = [" + ", ".join(_lit(c) for c in columns) + "]")
+            opts.append("names = [" + ", ".join(sql_string(c) for c in columns) + "]")
         con.execute(f"""
             CREATE TEMP TABLE _src AS
             SELECT * EXCLUDE (ordinality), row_number() OVER (ORDER BY ordinality) AS _row
@@ -183,7 +180,7 @@ def _import(file: Path, copy: Path, out: Path, customer_col: str, date_col: str,
     dc = _q(_resolve(names, date_col, "date"))
     ac = _q(_resolve(names, amount_col, "amount"))
     if date_format:
-        date_expr = f"try_strptime(trim({dc}), {_lit(date_format)})"
+        date_expr = f"try_strptime(trim({dc}), {sql_string(date_format)})"
     else:
         date_expr = (
             f"coalesce(TRY_CAST(trim({dc}) AS TIMESTAMP), try_strptime(trim({dc}), ['%Y%m%d', '%Y/%m/%d']))"
@@ -223,7 +220,7 @@ def _import(file: Path, copy: Path, out: Path, customer_col: str, date_col: str,
                            ELSE CAST(ceil(cents::DOUBLE / quantity) AS BIGINT) END AS up_cents
             FROM l
         )
-        SELECT _row, {_lit(stem)} || '-' || _row AS order_id, customer_id, order_ts, cents, quantity,
+        SELECT _row, {sql_string(stem)} || '-' || _row AS order_id, customer_id, order_ts, cents, quantity,
                up_cents, quantity * up_cents - cents AS disc_cents, qty_ok
         FROM u""")
 
@@ -261,7 +258,7 @@ def _import(file: Path, copy: Path, out: Path, customer_col: str, date_col: str,
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{stem}.csv"
         con.execute(f"""
-            COPY (SELECT {typed} FROM ({sql}) AS s) TO {_lit(str(path))}
+            COPY (SELECT {typed} FROM ({sql}) AS s) TO {sql_string(str(path))}
             (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"',
              DATEFORMAT '%Y-%m-%d', TIMESTAMPFORMAT '%Y-%m-%d %H:%M:%S')""")
         files[entity] = str(path)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cvw.db import sql_string
+
 _WHOLE = "^[+-]?[0-9]+([.]0*)?$"  # `3.0` is the whole number 3 (exports write integers so): not a rounding
 PATTERNS = {
     "INTEGER": _WHOLE,
@@ -52,7 +54,7 @@ class Dialect:
         return '"' + name.replace('"', '""') + '"'
 
     def lit(self, text: str) -> str:
-        return "'" + text.replace("'", "''") + "'"
+        return sql_string(text)
 
     def matches(self, expr: str, pattern: str) -> str:
         return f"regexp_matches({expr}, {self.lit(pattern)})"

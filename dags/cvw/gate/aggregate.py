@@ -28,6 +28,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from cvw.db import sql_string
+
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 SAMPLE_ROWS = 20  # failing rows fetched per failed check (GX's partial lists show 20)
 
@@ -58,7 +60,7 @@ def _literal(value: Any) -> str:
     if isinstance(value, str):
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             return f"cast('{value}' as date)"
-        return "'" + value.replace("'", "''") + "'"
+        return sql_string(value)
     raise ValueError(f"no SQL literal for {value!r}")
 
 
