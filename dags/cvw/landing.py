@@ -67,9 +67,9 @@ class LandingFile:
     entity: Entity
     path: Path
     name: str  # path relative to the landing dir: the manifest key
-    sha256: str
     size: int
-    modified_ns: int | None = None  # st_mtime_ns when discovered
+    modified_ns: int  # st_mtime_ns when discovered
+    sha256: str = ""  # set by `fill_sha256`, once the manifest has been read
     columns: list[str] = field(default_factory=list)  # lower-cased header, file order
 
     @property
@@ -223,9 +223,16 @@ def _parquet_header(path: Path) -> list[str]:
     return [name.lower() for name in pq.read_schema(path).names]
 
 
-def discover(settings: Settings, known: dict[str, KnownFile] | None = None) -> tuple[list[LandingFile], list[str]]:
-    """List landing files per known entity; returns (files, warnings). Raises on a missing landing dir.
-    `known` (the manifest) spares hashing the files loaded before (see the module docstring)."""
+def fill_sha256(files: list[LandingFile], known: dict[str, KnownFile]) -> None:
+    """Set every file's sha256: the manifest's for a loaded file unchanged since (see the module docstring),
+    else read from its bytes."""
+    for f in files:
+        f.sha256 = _recorded_sha256(known.get(f.name), f.size, f.modified_ns) or sha256_of(f.path)
+
+
+def discover(settings: Settings) -> tuple[list[LandingFile], list[str]]:
+    """List landing files per known entity (not hashed yet: `fill_sha256`); returns (files, warnings). Raises on
+    a missing landing dir."""
     landing = settings.landing_dir
     if not landing.is_dir():
         raise IngestError(
@@ -256,14 +263,12 @@ def discover(settings: Settings, known: dict[str, KnownFile] | None = None) -> t
                 )
                 continue
             found += 1
-            name, stat = path.relative_to(landing).as_posix(), path.stat()
-            recorded = _recorded_sha256((known or {}).get(name), stat.st_size, stat.st_mtime_ns)
+            stat = path.stat()
             files.append(
                 LandingFile(
                     entity=entity,
                     path=path,
-                    name=name,
-                    sha256=recorded or sha256_of(path),
+                    name=path.relative_to(landing).as_posix(),
                     size=stat.st_size,
                     modified_ns=stat.st_mtime_ns,
                 )

@@ -30,6 +30,7 @@ from cvw.landing import (
     check_accounting,
     discover,
     file_warning,
+    fill_sha256,
     finish,
     groups_of,
     now_utc,
@@ -158,11 +159,12 @@ class Engine(ABC):
         """Load every new landing file: all of this ingest is committed, or none of it (SPEC §8)."""
         started = time.monotonic()
         result = IngestResult(run_id=run_id)
+        files, warnings = discover(self.settings)
+        result.warnings.extend(warnings)
         last_loaded_at = self.last_loaded_at()
         with self.ingest_session(run_id) as session:
             known = session.known_files()
-            files, warnings = discover(self.settings, known)
-            result.warnings.extend(warnings)
+            fill_sha256(files, known)  # only new or changed files are read
             new, result.files_skipped = plan({name: k.sha256 for name, k in known.items()}, files, result.warnings)
             # later than every earlier ingest, even when the clock went back: the incremental validated models
             # take the rows loaded after their newest one, and the first loaded copy of a key wins
