@@ -108,12 +108,12 @@ def _refused(d: Dialect, f: Field, text: str, value: str) -> str:
     return f"({d.quote(f.stage)} is not null and not coalesce({ok}, false))"
 
 
-def _message(d: Dialect, f: Field) -> str:
+def _message(d: Dialect, f: Field, text: str) -> str:
+    """SQL of the reason a refused value gets: the value as it stood, and a hint matched on `text` (trimmed)."""
     col = d.quote(f.stage)
     hints = HINTS.get(f.type, [])
     hint = "''"
     if hints:
-        text = f"trim({col})"
         hint = "case " + " ".join(
             f"when {d.matches(text, pattern)} then {d.lit(': ' + words)}" for pattern, words in hints
         ) + " else '' end"
@@ -143,7 +143,8 @@ def checked_select(d: Dialect, source: str, fields: list[Field]) -> str:
         [f"case when _b{i} then {d.lit(f.stored)} end" for i, f in checked] + [none]
     ) + ")"
     reasons = (
-        "nullif(concat_ws('; ', " + ", ".join(f"case when _b{i} then {_message(d, f)} end" for i, f in checked)
+        "nullif(concat_ws('; ', "
+        + ", ".join(f"case when _b{i} then {_message(d, f, f'_t{i}')} end" for i, f in checked)
         + "), '')"
     ) if checked else none
     any_bad = " or ".join(f"_b{i}" for i, _ in checked) or "false"
