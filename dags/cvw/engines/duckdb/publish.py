@@ -88,6 +88,7 @@ class DuckDBPublish:
             }
             # history first: D's immutable Parquet file, named by run id, not yet referenced by any view
             history = {t: write_history_file(con, settings, t, as_of, run_id) for t in HISTORY_TABLES}
+            row_counts.update({t: rows for t, (_, rows) in history.items()})
             failpoints.hit("publish.after_history_files")
             # the new file starts as a byte copy (no table is re-encoded): of the audit-marts file, whose schema
             # `analytics` holds exactly the gated tables, or, for an older date, of the current published file,
@@ -98,31 +99,8 @@ class DuckDBPublish:
                 con.execute(f"checkpoint {db.MARTS_CATALOG}")  # everything dbt wrote is in the file, not its WAL
                 shutil.copyfile(settings.marts_db, tmp)
             failpoints.hit("publish.copying_tables")
-            con.execute(f"attach {db.sql_string(tmp)} as pub")
-            try:
-                if not carry_over:
-                    leftovers = con.execute(
-                        "select schema_name, table_name from duckdb_tables() where database_name = 'pub' "
-                        "and not (schema_name = 'analytics' and list_contains(?, table_name))", [list(tables)],
-                    ).fetchall()
-                    for schema, name in leftovers:  # e.g. a dbt temp table of a failed build: not gated
-                        con.execute(f"drop table pub.{DIALECT.quote(schema)}.{DIALECT.quote(name)}")
-                if old.exists() and not carry_over:
-                    con.execute(f"attach {db.sql_string(old)} as old (read_only)")
-                self._add_history_and_log(con, as_of, run_id, history, old_catalog=(
-                    "old" if old.exists() and not carry_over else None))
-                row_counts.update({t: rows for t, (_, rows) in history.items()})
-                con.execute(
-                    f"insert into pub.analytics.publish_log values ({', '.join('?' for _ in PUBLISH_LOG_COLUMNS)})",
-                    log_row(as_of, run_id, published_at, replace_current, gate_checks, row_counts, run_summary),
-                )
-                referenced = {
-                    settings.publish_dir / r[0]
-                    for r in con.execute("select path from pub.analytics.history_files").fetchall()
-                }
-            finally:
-                con.execute("detach database if exists old")
-                con.execute("detach database if exists pub")
+        entry = log_row(as_of, run_id, published_at, replace_current, gate_checks, row_counts, run_summary)
+        referenced = self._finish_copy(tmp, old, as_of, run_id, history, tables, carry_over, entry)
         fsync(tmp)
         failpoints.hit("publish.before_swap")
         os.replace(tmp, old)
@@ -135,6 +113,46 @@ class DuckDBPublish:
         )
         log.info(result.summary())
         return result
+
+    def _finish_copy(self, tmp: Path, old: Path, as_of: date, run_id: str, history: dict[str, tuple[Path, int]],
+                     tables: tuple[str, ...], carry_over: bool, log_values: list) -> set[Path]:
+        """Turn the byte copy `tmp` into the file to publish: drop what was not gated, add the history and the
+        log. Done on a private in-memory DuckDB instance with `tmp` attached: closing that instance closes
+        `tmp` for certain (checkpointed, its WAL gone) before the file is swapped in. On the warehouse's
+        instance (which dbt-duckdb may keep open in this process) a detach can be deferred while anything
+        still holds the database, and a late checkpoint into the already swapped file broke readers."""
+        import duckdb
+
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute(f"attach {db.sql_string(tmp)} as pub")
+            if not carry_over:
+                leftovers = con.execute(
+                    "select schema_name, table_name from duckdb_tables() where database_name = 'pub' "
+                    "and not (schema_name = 'analytics' and list_contains(?, table_name))", [list(tables)],
+                ).fetchall()
+                for schema, name in leftovers:  # e.g. a dbt temp table of a failed build: not gated
+                    con.execute(f"drop table pub.{DIALECT.quote(schema)}.{DIALECT.quote(name)}")
+            replaced = old.exists() and not carry_over
+            if replaced:
+                con.execute(f"attach {db.sql_string(old)} as old (read_only)")
+            self._add_history_and_log(con, as_of, run_id, history, old_catalog="old" if replaced else None)
+            con.execute(
+                f"insert into pub.analytics.publish_log values ({', '.join('?' for _ in PUBLISH_LOG_COLUMNS)})",
+                log_values,
+            )
+            referenced = {
+                self.settings.publish_dir / r[0]
+                for r in con.execute("select path from pub.analytics.history_files").fetchall()
+            }
+            con.execute("detach database if exists old")
+            con.execute("detach database pub")
+        finally:
+            con.close()
+        wal = tmp.with_name(tmp.name + ".wal")
+        if wal.exists():  # never swap in a file whose last changes are only in a WAL the readers will not see
+            raise RuntimeError(f"{tmp} was not checkpointed when it was closed ({wal} remains); not published")
+        return referenced
 
     def _add_history_and_log(self, con, as_of: date, run_id: str, history: dict[str, tuple[Path, int]],
                              old_catalog: str | None) -> None:
