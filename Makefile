@@ -13,6 +13,8 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev,engines]"
+	$(BIN)/python scripts/vendor_web_assets.py
+	@bash scripts/install_chromium.sh
 	@touch $@
 
 install: $(VENV)/.installed  ## create .venv and install the pinned stack

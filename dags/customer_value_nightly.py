@@ -27,6 +27,10 @@ rejected for a reference that may have arrived since); trigger with `{"full_refr
 to re-validate every fact from raw. A changed dbt project or var does that by itself. Both give the same
 tables.
 
+**Run report.** After the publish, `run_report` writes `reports/<D>/index.html` under `$CVW_HOME`: the
+run's KPIs, the key pictures, row accounting, gate results and seconds per stage, self-contained (opens
+offline). `cvw report --as-of D` rewrites it.
+
 **Safe to re-run.** Ingest skips files it has loaded; every model is a pure function of (raw data <= D, D);
 nothing reaches `analytics` unless dbt tests and the GX gate pass. Logic lives in the `cvw` package
 (`cvw run --as-of D` does the same without Airflow).
@@ -138,12 +142,20 @@ def customer_value_nightly():
         }
         return summary["summary"]
 
+    @task
+    def run_report(published: dict) -> dict:
+        from cvw import settings
+        from cvw.pipeline import step_report
+
+        as_of, _ = _as_of()
+        return step_report(settings.load(), as_of)
+
     ingested = ingest()
     built = dbt_build(ingested)
     clv = clv_fit(built)
     built_value = dbt_build_value(clv)
     gate = quality_gate(built_value)
-    publish(ingested, built, clv, built_value, gate)
+    run_report(publish(ingested, built, clv, built_value, gate))
 
 
 customer_value_nightly()

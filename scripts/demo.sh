@@ -40,3 +40,4 @@ grep -oE "DagRun Finished.*, state=[a-z]+" "$log" | grep -oE "state=[a-z]+$" | s
 echo
 cvw status
 echo "Quarantined and rejected rows: cvw quarantine   Quality report (GX Data Docs): $CVW_HOME/gx/gx/uncommitted/data_docs/local_site/index.html"
+echo "Run report (open in a browser; works offline): $CVW_HOME/reports/$DEMO_AS_OF/index.html   Model docs: cvw docs"

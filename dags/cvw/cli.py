@@ -108,6 +108,22 @@ def cmd_status(args, s) -> int:
     return 0
 
 
+def cmd_report(args, s) -> int:
+    """(Re)write the run report of D (default: the current published date) and print where it is."""
+    from cvw.run_report import current_date, write_report
+
+    _print(write_report(s, args.as_of or current_date(s)))
+    return 0
+
+
+def cmd_docs(args, s) -> int:
+    from cvw.model_docs import write_docs
+    from cvw.run_report import current_date
+
+    _print(write_docs(s, args.as_of or current_date(s)))
+    return 0
+
+
 def cmd_explain_audience(args, s) -> int:
     from cvw.audience import explain_audience
 
@@ -196,6 +212,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("status", help="published tables, row counts, publish log and row accounting")
     st.set_defaults(func=cmd_status)
+
+    rp = sub.add_parser(
+        "report", help="(re)write the run report of a published date: reports/<D>/index.html",
+        description="Write $CVW_HOME/reports/<D>/index.html from what was published for D: KPIs, the key "
+        "pictures (Pareto curve, deciles, RFM grid, RAD x value tier, lifecycle, wallet headroom, CLV, campaign "
+        "audience), row accounting, gate results and seconds per stage. One self-contained file that opens "
+        "offline. Every publish writes it; this command rewrites it (e.g. after `cvw docs`, to link the docs).",
+    )
+    rp.add_argument("--as-of", type=_date, default=None,
+                    help="a published as-of date (YYYY-MM-DD; default: the current published date)")
+    rp.set_defaults(func=cmd_report)
+
+    dc = sub.add_parser(
+        "docs", help="write dbt's model docs (one static file): reports/docs/index.html",
+        description="Run `dbt docs generate --static` for the project and copy the one-file site to "
+        "$CVW_HOME/reports/docs/index.html: every model and column with its description, tests, lineage and the "
+        "exposures (run report, activation files). Opens offline. Run reports written after it link to it.",
+    )
+    dc.add_argument("--as-of", type=_date, default=None,
+                    help="as-of date the models compile for (default: the current published date)")
+    dc.set_defaults(func=cmd_docs)
 
     ex = sub.add_parser(
         "explain-audience",

@@ -9,6 +9,7 @@ from cvw.importer import ImportFailed
 from cvw.ingest import IngestError
 from cvw.pipeline import BackfillFailed
 from cvw.publish import AuditAreaChanged
+from cvw.run_report import NotPublishedError
 
 USER_ERRORS = (IngestError, DbtError, GateFailed, WarehouseLockedError, BackfillFailed, AuditAreaChanged,
-               AudienceNotPublished, FitError, ImportFailed, NotReadyError)
+               AudienceNotPublished, FitError, ImportFailed, NotReadyError, NotPublishedError)

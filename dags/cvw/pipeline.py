@@ -240,6 +240,13 @@ def step_publish_run(settings: Settings, as_of: date, run_id: str, steps: dict, 
     return summary
 
 
+def step_report(settings: Settings, as_of: date) -> dict:
+    """Write D's run report (reports/<D>/index.html) from what was published for D; after the publish."""
+    from cvw.run_report import write_report
+
+    return write_report(settings, as_of)
+
+
 def run(settings: Settings, as_of: date, run_id: str | None = None, ingested: dict | None = None,
         full_refresh: bool = False) -> dict:
     """Run every step for D and return the run summary (also stored in publish_log). `ingested`: the
@@ -253,7 +260,9 @@ def run(settings: Settings, as_of: date, run_id: str | None = None, ingested: di
     steps["clv"] = step_clv(settings, as_of)
     steps["build_value"] = step_build_value(settings, as_of)
     steps["gate"] = step_gate(settings, as_of, run_id)
-    return step_publish_run(settings, as_of, run_id, steps, started)
+    summary = step_publish_run(settings, as_of, run_id, steps, started)
+    summary["report"] = step_report(settings, as_of)
+    return summary
 
 
 class BackfillFailed(RuntimeError):

@@ -30,13 +30,14 @@ def test_nightly_dag_shape(dagbag):
     assert dag.max_active_runs == 1
     assert dag.catchup is False
     assert {t.task_id for t in dag.tasks} == {
-        "ingest", "dbt_build", "clv_fit", "dbt_build_value", "quality_gate", "publish"
+        "ingest", "dbt_build", "clv_fit", "dbt_build_value", "quality_gate", "publish", "run_report"
     }
     assert dag.get_task("dbt_build").upstream_task_ids == {"ingest"}
     assert dag.get_task("clv_fit").upstream_task_ids == {"dbt_build"}
     assert dag.get_task("dbt_build_value").upstream_task_ids == {"clv_fit"}
     assert dag.get_task("quality_gate").upstream_task_ids == {"dbt_build_value"}
     assert dag.get_task("publish").upstream_task_ids >= {"quality_gate"}
+    assert dag.get_task("run_report").upstream_task_ids == {"publish"}
     for task in dag.tasks:
         assert task.retries == 2 and task.retry_exponential_backoff
     assert dag.doc_md and "as-of date" in dag.doc_md

@@ -21,6 +21,7 @@ from pathlib import Path
 from cvw import failpoints
 from cvw.catalog import PUBLISHED_TABLES, TABLE_KEYS
 from cvw.gate.aggregate import evaluate
+from cvw.gate.offline import make_site_offline
 from cvw.gate.suites import build_suite, gate_vars
 from cvw.settings import Settings
 
@@ -95,6 +96,11 @@ def _quiet_gx() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     for name in ("great_expectations", "great_expectations._docs_decorators"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def data_docs_index(settings: Settings) -> Path:
+    """The index of the Data Docs site the gate renders (GX's default local site under $CVW_HOME/gx)."""
+    return settings.home / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
 def _context(settings: Settings):
@@ -229,8 +235,11 @@ def run_gate(
             )
         log.info("gate %s: %d rows, %s", table, rows,
                  "ok" if all(c.success for c in result.checks if c.table == table) else "FAILED")
-    # render this run's validation pages and the index (not every page of every earlier run)
+    # render this run's validation pages and the index (not every page of every earlier run), then make
+    # what was rendered load only the site's own files (cvw.gate.offline)
+    rendering = time.time()
     ctx.build_data_docs(resource_identifiers=validation_ids)
+    make_site_offline(data_docs_index(settings).parent, since=rendering - 1)
     result.seconds = time.monotonic() - started
     sites = ctx.get_docs_sites_urls()
     result.data_docs = sites[0]["site_url"] if sites else None
