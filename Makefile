@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export CVW_HOME ?= $(CURDIR)/data/demo
 
-.PHONY: demo test test-extended install lint bench clean help airflow-postgres postgres
+VENV_BI ?= .venv-bi
+
+.PHONY: demo test test-extended install lint bench clean help airflow-postgres postgres bi
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -17,19 +19,29 @@ $(VENV)/.installed: pyproject.toml
 	@bash scripts/install_chromium.sh
 	@touch $@
 
-install: $(VENV)/.installed  ## create .venv and install the pinned stack
+install: $(VENV)/.installed $(VENV_BI)/.installed  ## create .venv (and .venv-bi for Superset) with the pinned stack
+
+# Superset in its own virtualenv: it pins SQLAlchemy < 2, Airflow needs >= 2 (PITFALLS 15)
+$(VENV_BI)/.installed: bi/requirements.txt
+	@test -x $(VENV_BI)/bin/python || $(PYTHON) -m venv $(VENV_BI)
+	$(VENV_BI)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_BI)/bin/python -m pip install --quiet -r bi/requirements.txt
+	@touch $@
+
+bi: $(VENV_BI)/.installed  ## Superset on 127.0.0.1:$$CVW_BI_PORT (8088) with the "Customer value" dashboard on the published file
+	$(VENV_BI)/bin/python bi/launch.py
 
 demo: $(VENV)/.installed  ## generate data, run the real Airflow DAG once on DuckDB, print what was published
 	PATH="$(BIN):$$PATH" bash scripts/demo.sh
 
-test: $(VENV)/.installed  ## the test suite on two workers (a file stays on one worker: its module fixtures are built once); every behaviour, on every engine where engines differ; the longer matrices are `make test-extended`
+test: $(VENV)/.installed $(VENV_BI)/.installed  ## the test suite on two workers (a file stays on one worker: its module fixtures are built once); every behaviour, on every engine where engines differ; the longer matrices are `make test-extended`
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 -m "not extended"
 
-test-extended: $(VENV)/.installed  ## the second tier: whole pipelines on PostgreSQL and Spark, cross-engine equality, Airflow on PostgreSQL, SIGKILL at every failpoint, readers during publishes, the 20k-customer CLV fit (CI runs it after make test)
+test-extended: $(VENV)/.installed $(VENV_BI)/.installed  ## the second tier: whole pipelines on PostgreSQL and Spark, cross-engine equality, Airflow on PostgreSQL, SIGKILL at every failpoint, readers during publishes, the 20k-customer CLV fit (CI runs it after make test)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 -m extended
 
 lint: $(VENV)/.installed  ## ruff on the Python, sqlfluff (dbt templater) on the dbt models
-	$(BIN)/ruff check dags scripts tests
+	$(BIN)/ruff check dags scripts tests bi
 	cd dbt_project && tmp=$$(mktemp -d) && CVW_HOME=$$tmp CVW_WAREHOUSE=$$tmp/lint.duckdb CVW_DBT_TARGET_PATH=$$tmp/target PATH="$(BIN):$$PATH" $(BIN)/sqlfluff lint models data-tests --processes 2
 
 bench: $(VENV)/.installed  ## pipeline benchmark (100k customers, two years; takes minutes)

@@ -1,0 +1,247 @@
+"""`make bi` (issue 17): Superset in its own virtualenv, started by bi/launch.py (make bi's code path) on a free
+loopback port over a copy of the generated nights, with the "Customer value" dashboard provisioned from
+bi/customer_value.yml. Login is required; every chart's data, fetched by id through the chart-data API,
+equals SQL on the published file (written here from other tables where the data allows); the system Chromium
+logs in and sees every chart drawn with no error and no request leaving the machine; a later publish shows
+up without a restart, and dashboard queries during it neither fail nor block it."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+import requests
+import yaml
+from cvw.browser import LOCAL_SCHEMES, chromium_path
+from cvw.pipeline import run
+
+from tests.helpers import GENERATED_END, REPO, private_copy, query
+
+pytestmark = [pytest.mark.dbt, pytest.mark.slow]
+
+BI_PYTHON = os.environ.get("CVW_BI_PYTHON") or str(REPO / ".venv-bi" / "bin" / "python")
+SPEC = yaml.safe_load((REPO / "bi" / "customer_value.yml").read_text())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture(scope="module")
+def bi(generated_nights, tmp_path_factory):
+    s, summaries = generated_nights
+    s = private_copy(s, tmp_path_factory.mktemp("bi") / "home")
+    password = secrets.token_urlsafe(12)
+    env = {**os.environ, "CVW_HOME": str(s.home), "CVW_BI_PORT": str(_free_port()), "CVW_BI_ADMIN_PASSWORD": password}
+    env.pop("CVW_PUBLISH_DIR", None)
+    ready_file = s.home / "bi" / "ready.json"
+    log = open(s.home / "launch.log", "w")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen([BI_PYTHON, str(REPO / "bi" / "launch.py")], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    ready = None
+    try:
+        deadline = time.monotonic() + 420
+        while ready is None and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"bi/launch.py exited ({proc.returncode}):\n{(s.home / 'launch.log').read_text()[-3000:]}")
+            if ready_file.exists():
+                ready = json.loads(ready_file.read_text())
+            time.sleep(1)
+        assert ready, (s.home / "launch.log").read_text()[-3000:]
+        yield s, summaries, ready, password
+    finally:
+        _kill_group(proc.pid)  # launch.py stops its server on SIGTERM
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        if ready:
+            _kill_group(ready["server_pid"])
+        log.close()
+
+
+def _session(ready: dict, password: str) -> requests.Session:
+    sess = requests.Session()
+    r = sess.post(f"{ready['url']}/api/v1/security/login", timeout=30,
+                  json={"username": "admin", "password": password, "provider": "db", "refresh": True})
+    r.raise_for_status()
+    sess.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+    return sess
+
+
+def _data(sess: requests.Session, ready: dict, chart: str) -> list[dict]:
+    r = sess.get(f"{ready['url']}/api/v1/chart/{ready['charts'][chart]}/data/", timeout=60)
+    r.raise_for_status()
+    result = r.json()["result"][0]
+    assert result["status"] == "success" and not result["error"], (chart, result)
+    return result["data"]
+
+
+def _pairs(rows: list[dict], *keys: str) -> dict:
+    """{(dims...): value} of chart rows, the last key being the value."""
+    *dims, value = keys
+    return {tuple(r[d] for d in dims): r[value] for r in rows}
+
+
+def test_logging_in_is_required(bi):
+    _, _, ready, password = bi
+    chart = ready["charts"]["RFM grid (customers)"]
+    assert requests.get(f"{ready['url']}/api/v1/chart/{chart}/data/", timeout=30).status_code == 401
+    page = requests.get(ready["dashboard_url"], timeout=30)
+    assert "/login" in page.url  # sent to the login page
+    bad = requests.post(f"{ready['url']}/api/v1/security/login", timeout=30,
+                        json={"username": "admin", "password": password + "x", "provider": "db"})
+    assert bad.status_code == 401
+
+
+def test_every_chart_holds_the_numbers_sql_gives_on_the_published_file(bi):
+    s, summaries, ready, password = bi
+    sess = _session(ready, password)
+    db = s.analytics_db
+    assert set(ready["charts"]) == set(SPEC["charts"])
+
+    def sql(text: str) -> dict:
+        return {tuple(r[:-1]): r[-1] for r in query(db, text)}
+
+    def close(got: dict, expected: dict) -> None:
+        assert set(got) == set(expected)
+        assert {k: float(v) for k, v in got.items()} == pytest.approx({k: float(v) for k, v in expected.items()})
+
+    # the RFM grid from customer_rfm (the chart counts customer_segments)
+    assert _pairs(_data(sess, ready, "RFM grid (customers)"), "r_score", "fm_score", "customers") == sql(
+        "select r_score, fm_score, count(*) from analytics.customer_rfm group by all")
+    close(_pairs(_data(sess, ready, "RFM grid (revenue 365d)"), "r_score", "fm_score", "revenue 365d"), sql(
+        "select r_score, fm_score, sum(revenue_365d) from analytics.customer_rfm group by all"))
+    # deciles (the chart reads purchase_decile_summary) from the customers themselves
+    rows = _data(sess, ready, "Revenue and profit by purchase decile")
+    close(_pairs(rows, "purchase_decile", "revenue 365d"), sql(
+        "select purchase_decile, sum(revenue_365d) from analytics.customer_segments "
+        "where purchase_decile is not null group by 1"))
+    close(_pairs(rows, "purchase_decile", "profit 365d"), sql(
+        "select purchase_decile, sum(profit_contribution_365d) from analytics.customer_segments "
+        "where purchase_decile is not null group by 1"))
+    gini, top = query(db, "select gini_profit, top_profit_share from analytics.pareto_summary")[0]
+    assert _data(sess, ready, "Gini of profit")[0]["Gini"] == pytest.approx(gini)
+    assert _data(sess, ready, "Profit share of the top 20%")[0]["Top 20% share"] == pytest.approx(top)
+    curve = _pairs(_data(sess, ready, "Pareto curve of profit"), "customer_share_pct", "cumulative profit share (%)")
+    assert curve[(20,)] == pytest.approx(100 * top) and curve[(100,)] == pytest.approx(100)
+    assert _pairs(_data(sess, ready, "RAD strategy by value tier"), "rad_strategy", "value_tier", "customers") == sql(
+        "select rad_strategy, value_tier, count(*) from analytics.customer_segments group by all")
+    assert _pairs(_data(sess, ready, "Lifecycle stages"), "lifecycle_stage", "customers") == sql(
+        "select lifecycle_stage, count(*) from analytics.customer_segments group by all")
+    transitions = _pairs(_data(sess, ready, "Lifecycle transitions since the previous date"), "from_stage",
+                         "to_stage", "customers")
+    assert transitions == sql("select from_stage, to_stage, sum(customers) from analytics.lifecycle_transitions "
+                              "group by all")
+    close(_pairs(_data(sess, ready, "Wallet headroom by category and method"), "category", "wallet_method",
+                 "wallet headroom"), sql(
+        "select category, wallet_method, sum(wallet_headroom) from analytics.customer_wallet "
+        "where wallet_method <> 'none' group by all"))
+    close(_pairs(_data(sess, ready, "CLV by value tier"), "value_tier", "CLV 12 months"), sql(
+        "select value_tier, sum(clv_12m) from analytics.customer_segments group by all"))
+    # the audience per channel equals the activation files the publish wrote (counted from the files)
+    audience = _data(sess, ready, "Campaign audience by event and channel")
+    per_channel = Counter()
+    for r in audience:
+        per_channel[r["channel"]] += r["eligible contacts"]
+    assert dict(per_channel) == {c: n for c, n in summaries[-1]["summary"]["activation_rows"].items() if n}
+    assert _pairs(_data(sess, ready, "Suppression reasons"), "suppression_reason", "customer x event") == sql(
+        "select suppression_reason, count(*) from analytics.campaign_audience where not is_eligible group by all")
+    fresh = _data(sess, ready, "Freshness")
+    summary = json.loads(query(db, "select run_summary from analytics.publish_log where is_current")[0][0])
+    assert len(fresh) == 1 and fresh[0]["gate_result"] == "passed" and fresh[0]["gate_failed"] == 0
+    assert (fresh[0]["rows_quarantined"], fresh[0]["rows_rejected"]) == (summary["rows_quarantined"],
+                                                                         summary["rows_rejected"])
+
+
+def test_chromium_logs_in_and_sees_every_chart_drawn(bi, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    _, _, ready, password = bi
+    blocked, console, data = [], [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith((ready["url"], *LOCAL_SCHEMES))
+                       else (blocked.append(r.request.url), r.abort()))
+            page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+            page.on("response", lambda r: data.append(r.status) if "/api/v1/chart/data" in r.url else None)
+            page.goto(f"{ready['url']}/login/")
+            page.fill("input#username", "admin")
+            page.fill("input#password", password)
+            page.keyboard.press("Enter")
+            page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
+            started = time.monotonic()
+            page.goto(ready["dashboard_url"])
+            page.wait_for_function(f"document.querySelectorAll('.chart-container').length >= {len(SPEC['charts'])}",
+                                   timeout=120_000)
+            page.wait_for_load_state("networkidle", timeout=120_000)
+            seconds = time.monotonic() - started
+            errors = page.locator(".chart-container .ant-alert-error, [data-test='chart-error']").count()
+            drawn = page.locator(".chart-container canvas, .chart-container table, .chart-container svg").count()
+            page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+        finally:
+            browser.close()
+    assert blocked == [] and console == [], (blocked, console)
+    assert errors == 0
+    assert len(data) >= len(SPEC["charts"]) and set(data) == {200}, data
+    assert drawn >= len(SPEC["charts"])
+    assert (tmp_path / "dashboard.png").stat().st_size > 100_000
+    print(f"dashboard drawn in {seconds:.1f} s")
+
+
+def test_a_later_publish_shows_up_without_a_restart_and_queries_never_block_it(bi):
+    s, _, ready, password = bi
+    sess = _session(ready, password)
+    before = _data(sess, ready, "Freshness")[0]["as_of_date"]
+    later = GENERATED_END + timedelta(days=1)
+    stop, answers, failures = threading.Event(), [], []
+
+    def read() -> None:  # a dashboard user refreshing while the run publishes
+        reader = _session(ready, password)
+        while not stop.is_set():
+            try:
+                answers.append(_data(reader, ready, "Freshness")[0]["as_of_date"])
+                _data(reader, ready, "RFM grid (customers)")
+            except Exception as exc:  # noqa: BLE001 - every failure is reported
+                failures.append(repr(exc))
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        summary = run(s, later)
+    finally:
+        time.sleep(1)
+        stop.set()
+        thread.join(timeout=120)
+    assert summary["publish"]["replaced_current"] is True
+    after = _data(sess, ready, "Freshness")[0]["as_of_date"]
+    assert (before, after) == (_epoch_ms(GENERATED_END), _epoch_ms(later))  # Superset sends dates as epoch ms
+    assert failures == [] and len(answers) > 10
+    assert set(answers) <= {before, after}
+
+
+def _epoch_ms(d) -> float:
+    from datetime import datetime, timezone
+
+    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc).timestamp() * 1000
