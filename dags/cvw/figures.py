@@ -131,10 +131,14 @@ def _draw_rad(ax, rows: list[dict]) -> None:
     _grid(ax, rows, "rad_strategy", "value_tier", "customers", "RAD strategy", "value tier")
 
 
-def _draw_stages(ax, rows: list[dict]) -> None:
-    ax.barh([_label(r["lifecycle_stage"]) for r in rows], [num(r["customers"]) for r in rows])
-    ax.set_xlabel("customers")
+def _hbars(ax, rows: list[dict], label: str, value: str, xlabel: str) -> None:
+    ax.barh([_label(r[label]) for r in rows], [num(r[value]) for r in rows])
+    ax.set_xlabel(xlabel)
     _axis(ax.xaxis)
+
+
+def _draw_stages(ax, rows: list[dict]) -> None:
+    _hbars(ax, rows, "lifecycle_stage", "customers", "customers")
 
 
 def _draw_transitions(ax, rows: list[dict]) -> None:
@@ -168,9 +172,7 @@ def _draw_audience(ax, rows: list[dict]) -> None:
 
 
 def _draw_suppression(ax, rows: list[dict]) -> None:
-    ax.barh([_label(r["suppression_reason"]) for r in rows], [num(r["customer_events"]) for r in rows])
-    ax.set_xlabel("customer x event not contacted")
-    _axis(ax.xaxis)
+    _hbars(ax, rows, "suppression_reason", "customer_events", "customer x event not contacted")
 
 
 FIGURES: tuple[Figure, ...] = (
