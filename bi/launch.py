@@ -135,12 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _wait_healthy(url, server)
         ids = provision(Superset(url, "admin", password), published)
-        ready = {"url": url, "dashboard_url": f"{url}/superset/dashboard/customer-value/", **ids,
+        ready = {"url": url, "dashboard_url": f"{url}/superset/dashboard/customer-value/",
+                 "card_url": f"{url}/superset/dashboard/customer-card/", **ids,
                  "published": str(published), "seconds_to_ready": round(time.monotonic() - started, 1),
                  "server_pid": server.pid}
         (bi / "ready.json").write_text(json.dumps(ready, indent=2))
         where = "from CVW_BI_ADMIN_PASSWORD" if given else f"{password} (kept in {bi / 'admin_password'})"
         print(f"bi: Superset is up in {ready['seconds_to_ready']} s: {ready['dashboard_url']}\n"
+              f"    the customer card for inbound contacts: {ready['card_url']}\n"
               f"    user admin, password {where}\n    log {bi / 'superset.log'}; Ctrl-C stops it", flush=True)
         if not args.no_serve:
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -79,13 +79,15 @@ def form_data(chart: dict, dataset_id: int) -> tuple[dict, dict]:
     viz = chart["viz_type"]
     metrics = [_metric(k, v) for k, v in (chart.get("metrics") or chart.get("metric") or {}).items()]
     where = chart.get("filters")
+    row_limit = chart.get("row_limit", ROW_LIMIT)
     fd: dict[str, Any] = {
-        "viz_type": viz, "datasource": f"{dataset_id}__table", "row_limit": ROW_LIMIT,
+        "viz_type": viz, "datasource": f"{dataset_id}__table", "row_limit": row_limit,
         "adhoc_filters": [{"expressionType": "SQL", "sqlExpression": where, "clause": "WHERE"}] if where else [],
     }
     columns: list = []
+    order = [[chart["order_by"], False]] if chart.get("order_by") else []
     if viz == "table":
-        fd.update(query_mode="raw", all_columns=chart["columns"])
+        fd.update(query_mode="raw", all_columns=chart["columns"], order_by_cols=[json.dumps(o) for o in order])
         columns = chart["columns"]
     elif viz == "big_number_total":
         fd.update(metric=metrics[0], subheader=chart.get("subheader", ""), y_axis_format=".3~f")
@@ -102,15 +104,15 @@ def form_data(chart: dict, dataset_id: int) -> tuple[dict, dict]:
         columns = [chart["x_axis"], *_listed(chart.get("groupby"))]
     query = {
         "columns": columns, "metrics": metrics, "filters": [], "extras": {"where": where or ""},
-        "orderby": [[c, True] for c in columns if viz != "table"], "row_limit": ROW_LIMIT,
+        "orderby": order if viz == "table" else [[c, True] for c in columns], "row_limit": row_limit,
     }
     return fd, {"datasource": {"id": dataset_id, "type": "table"}, "force": False, "queries": [query],
                 "form_data": fd, "result_format": "json", "result_type": "full"}
 
 
 def _position(layout: list, charts: dict[str, int], title: str, short: set[str]) -> dict:
-    """Superset's position_json: a header, then one row per layout row (`short` charts: a number or a
-    one-row table, in a lower row)."""
+    """Superset's position_json: a header, then one row per layout row (a row of only `short` charts, a
+    number or a one-row table, is lower)."""
     pos: dict[str, Any] = {
         "DASHBOARD_VERSION_KEY": "v2",
         "ROOT_ID": {"type": "ROOT", "id": "ROOT_ID", "children": ["GRID_ID"]},
@@ -133,7 +135,8 @@ def _position(layout: list, charts: dict[str, int], title: str, short: set[str])
 
 
 def provision(api: Superset, published: Path, spec_path: Path = SPEC) -> dict:
-    """Apply the spec; returns {"database": id, "datasets": {name: id}, "charts": {name: id}, "dashboard": id}."""
+    """Apply the spec; returns {"database": id, "datasets": {name: id}, "charts": {name: id},
+    "dashboards": {slug: id}}."""
     spec = yaml.safe_load(spec_path.read_text())
     uri = f"duckdb:///{Path(published).resolve()}?access_mode=read_only"
     db = api.upsert("database", "database_name", spec["database"], {
@@ -152,34 +155,37 @@ def provision(api: Superset, published: Path, spec_path: Path = SPEC) -> dict:
             api.call("put", f"/api/v1/dataset/{found}?override_columns=true", json={"sql": ds["sql"]})
         api.call("put", f"/api/v1/dataset/{found}/refresh")  # columns as the published table has them now
         datasets[name] = found
-    dash = spec["dashboard"]
-    dashboard = api.upsert("dashboard", "slug", dash["slug"], {
-        "dashboard_title": dash["title"], "slug": dash["slug"], "published": True})
+    dashboards = {d["slug"]: api.upsert("dashboard", "slug", d["slug"], {
+        "dashboard_title": d["title"], "slug": d["slug"], "published": True}) for d in spec["dashboards"]}
+    on = {name: [dashboards[d["slug"]] for d in spec["dashboards"] for row in d["layout"] for n, _ in row if n == name]
+          for name in spec["charts"]}
     charts = {}
     for name, chart in spec["charts"].items():
         fd, qc = form_data(chart, datasets[chart["dataset"]])
         body = {"slice_name": name, "viz_type": chart["viz_type"], "datasource_id": datasets[chart["dataset"]],
                 "datasource_type": "table", "params": json.dumps(fd), "query_context": json.dumps(qc),
-                "dashboards": [dashboard]}
+                "dashboards": on[name]}
         charts[name] = api.upsert("chart", "slice_name", name, body)
-    filt = dash["filter"]
-    metadata = {
-        "color_scheme": "supersetColors", "refresh_frequency": 0, "cross_filters_enabled": False,
-        "native_filter_configuration": [{
-            "id": "NATIVE_FILTER-customer_type", "name": filt["name"], "filterType": "filter_select",
-            "type": "NATIVE_FILTER", "description": "", "cascadeParentIds": [], "tabsInScope": [],
-            "targets": [{"datasetId": datasets[filt["dataset"]], "column": {"name": filt["column"]}}],
-            "controlValues": {"enableEmptyFilter": False, "defaultToFirstItem": False, "multiSelect": True,
-                              "searchAllOptions": False, "inverseSelection": False},
-            "defaultDataMask": {"extraFormData": {}, "filterState": {}, "ownState": {}},
-            "scope": {"rootPath": ["ROOT_ID"], "excluded": []},
-            "chartsInScope": sorted(charts.values()),
-        }],
-    }
-    api.call("put", f"/api/v1/dashboard/{dashboard}", json={
-        "dashboard_title": dash["title"], "slug": dash["slug"], "published": True,
-        "position_json": json.dumps(_position(spec["layout"], charts, dash["title"], {
-            n for n, c in spec["charts"].items() if c["viz_type"] in ("table", "big_number_total")})),
-        "json_metadata": json.dumps(metadata),
-    })
-    return {"database": db, "datasets": datasets, "charts": charts, "dashboard": dashboard}
+    short = {n for n, c in spec["charts"].items() if c.get("short") or c["viz_type"] == "big_number_total"}
+    for d in spec["dashboards"]:
+        in_dash = {n: charts[n] for row in d["layout"] for n, _ in row}
+        filt = d["filter"]
+        metadata = {
+            "color_scheme": "supersetColors", "refresh_frequency": 0, "cross_filters_enabled": False,
+            "native_filter_configuration": [{
+                "id": f"NATIVE_FILTER-{filt['column']}", "name": filt["name"], "filterType": "filter_select",
+                "type": "NATIVE_FILTER", "description": "", "cascadeParentIds": [], "tabsInScope": [],
+                "targets": [{"datasetId": datasets[filt["dataset"]], "column": {"name": filt["column"]}}],
+                "controlValues": {"enableEmptyFilter": False, "defaultToFirstItem": False, "multiSelect": True,
+                                  "searchAllOptions": True, "inverseSelection": False},
+                "defaultDataMask": {"extraFormData": {}, "filterState": {}, "ownState": {}},
+                "scope": {"rootPath": ["ROOT_ID"], "excluded": []},
+                "chartsInScope": sorted(in_dash.values()),
+            }],
+        }
+        api.call("put", f"/api/v1/dashboard/{dashboards[d['slug']]}", json={
+            "dashboard_title": d["title"], "slug": d["slug"], "published": True,
+            "position_json": json.dumps(_position(d["layout"], charts, d["title"], short)),
+            "json_metadata": json.dumps(metadata),
+        })
+    return {"database": db, "datasets": datasets, "charts": charts, "dashboards": dashboards}

@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--home", type=Path, required=True, help="a CVW_HOME with a published file")
     p.add_argument("--runs", type=int, default=3, help="dashboard opens (default 3)")
     p.add_argument("--screenshot", type=Path, help="save the last open's first screen here (PNG)")
+    p.add_argument("--dashboard", default="customer-value", help="slug (default customer-value; or customer-card)")
     p.add_argument("--bi-python", default=str(REPO / ".venv-bi" / "bin" / "python"), help="Superset's Python")
     args = p.parse_args(argv)
     with socket.socket() as sock:
@@ -50,10 +51,16 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"bi/launch.py exited with {launch.returncode}")
             time.sleep(1)
         ready = json.loads(ready_file.read_text())
-        results = _open(ready, password, args.runs, args.screenshot, len(ready["charts"]))
+        import yaml
+
+        spec = yaml.safe_load((REPO / "bi" / "customer_value.yml").read_text())
+        layout = next(d["layout"] for d in spec["dashboards"] if d["slug"] == args.dashboard)
+        ready["dashboard_url"] = f"{ready['url']}/superset/dashboard/{args.dashboard}/"
+        results = _open(ready, password, args.runs, args.screenshot, sum(len(row) for row in layout))
     finally:
-        os.killpg(launch.pid, signal.SIGTERM)
-        launch.wait(timeout=60)
+        if launch.poll() is None:
+            os.killpg(launch.pid, signal.SIGTERM)
+            launch.wait(timeout=60)
     print(json.dumps({"seconds_to_ready": ready["seconds_to_ready"], "opens": results}, indent=2))
     return 0
 

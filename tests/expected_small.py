@@ -23,6 +23,7 @@ PUBLISHED = {
     # passed; no history before D, so no stage/wallet/churn events on this first date
     "customer_events": 1,
     "campaign_audience": 1,  # c1's birthday, suppressed or eligible by c1's consents and contacts
+    "customer_next_best_action": 4,  # the inbound card: every known customer
     "customer_segments_history": 4,  # D's partition: one row per customer_segments row
 }
 

@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 
 BI_PYTHON = os.environ.get("CVW_BI_PYTHON") or str(REPO / ".venv-bi" / "bin" / "python")
 SPEC = yaml.safe_load((REPO / "bi" / "customer_value.yml").read_text())
+LAYOUT = {d["slug"]: [name for row in d["layout"] for name, _ in row] for d in SPEC["dashboards"]}
 
 
 def _free_port() -> int:
@@ -192,8 +193,9 @@ def test_chromium_logs_in_and_sees_every_chart_drawn(bi, tmp_path):
             page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
             started = time.monotonic()
             page.goto(ready["dashboard_url"])
-            page.wait_for_function(f"document.querySelectorAll('.chart-container').length >= {len(SPEC['charts'])}",
-                                   timeout=120_000)
+            page.wait_for_function(
+                f"document.querySelectorAll('.chart-container').length >= {len(LAYOUT['customer-value'])}",
+                timeout=120_000)
             page.wait_for_load_state("networkidle", timeout=120_000)
             seconds = time.monotonic() - started
             errors = page.locator(".chart-container .ant-alert-error, [data-test='chart-error']").count()
@@ -203,10 +205,39 @@ def test_chromium_logs_in_and_sees_every_chart_drawn(bi, tmp_path):
             browser.close()
     assert blocked == [] and console == [], (blocked, console)
     assert errors == 0
-    assert len(data) >= len(SPEC["charts"]) and set(data) == {200}, data
-    assert drawn >= len(SPEC["charts"])
+    assert len(data) >= len(LAYOUT["customer-value"]) and set(data) == {200}, data
+    assert drawn >= len(LAYOUT["customer-value"])
     assert (tmp_path / "dashboard.png").stat().st_size > 100_000
     print(f"dashboard drawn in {seconds:.1f} s")
+
+
+def test_the_customer_card_shows_one_customer_s_next_best_action(bi):
+    """customer-card: the card table for one customer id (a filter on the chart's saved query, as the
+    dashboard's native filter applies it) equals that customer's row of customer_next_best_action."""
+    s, _, ready, password = bi
+    sess = _session(ready, password)
+    assert ready["dashboards"]["customer-card"] and set(LAYOUT["customer-card"]) <= set(ready["charts"])
+    chart = sess.get(f"{ready['url']}/api/v1/chart/{ready['charts']['Customer card']}", timeout=30).json()["result"]
+    context = json.loads(chart["query_context"])
+    columns = context["queries"][0]["columns"]
+    top = [r["customer_id"] for r in _data(sess, ready, "Customer card")]
+    assert top == [r[0] for r in query(s.analytics_db, "select customer_id from analytics.customer_next_best_action "
+                                                       "order by priority desc limit 50")]
+    for (customer,) in query(s.analytics_db, "select min(customer_id) from analytics.customer_next_best_action "
+                                             "group by action"):
+        context["queries"][0]["filters"] = [{"col": "customer_id", "op": "IN", "val": [customer]}]
+        r = sess.post(f"{ready['url']}/api/v1/chart/data", json=context, timeout=60,
+                      headers={"X-CSRFToken": sess.get(f"{ready['url']}/api/v1/security/csrf_token/",
+                                                       timeout=30).json()["result"], "Referer": ready["url"]})
+        r.raise_for_status()
+        rows = r.json()["result"][0]["data"]
+        expected = query(s.analytics_db, f"select {', '.join(columns)} from analytics.customer_next_best_action "
+                                         "where customer_id = ?", [customer])
+        assert len(rows) == 1 and [rows[0][c] for c in columns if c not in ("complaint_date",)] == pytest.approx(
+            [v for c, v in zip(columns, expected[0], strict=True) if c not in ("complaint_date",)])
+    assert _pairs(_data(sess, ready, "Inbound actions"), "action_reason", "customers") == {
+        (reason,): n for reason, n in query(s.analytics_db, "select action_reason, count(*) from "
+                                                            "analytics.customer_next_best_action group by 1")}
 
 
 def test_a_later_publish_shows_up_without_a_restart_and_queries_never_block_it(bi):

@@ -36,6 +36,7 @@ PUBLISHED: tuple[PublishedTable, ...] = (
     PublishedTable("category_affinity", ("antecedent_category", "consequent_category")),
     PublishedTable("customer_events", ("customer_id", "event_type")),
     PublishedTable("campaign_audience", ("customer_id", "event_type")),
+    PublishedTable("customer_next_best_action", ("customer_id",), never_empty=True),
 )
 PUBLISHED_TABLES: tuple[str, ...] = tuple(t.name for t in PUBLISHED)
 TABLE_KEYS: dict[str, list[str]] = {t.name: list(t.keys) for t in PUBLISHED}

@@ -261,6 +261,25 @@ def suite_campaign_audience(as_of: date, v: dict) -> list:
     ]
 
 
+def suite_customer_next_best_action(as_of: date, v: dict) -> list:
+    """The inbound card: each action with its own reasons; rates and values in range. dbt tests check that an
+    offer names a category and the keys; its choice is recomputed by tests/test_customer_card.py."""
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectColumnPairValuesToBeInSet(column_A="action", column_B="action_reason", value_pairs_set=[
+            ("service_recovery", "high_value_complaint"), ("offer", "affinity_rule"),
+            ("no_offer", "only_complained_categories"), ("no_offer", "no_purchase_in_window"),
+            ("no_offer", "no_rule_to_an_unbought_category"),
+        ]),
+        _between("expected_response_rate", 0, 1, strict_min=True),
+        _between("expected_value", 0),
+        _between("priority", 0),
+        _between("complained_categories_30d", 0),
+        *_stamped(as_of),
+    ]
+
+
 SUITES: dict[str, Callable[[date, dict], list]] = {
     "dim_customers": suite_dim_customers,
     "fct_orders": suite_fct_orders,
@@ -281,6 +300,7 @@ SUITES: dict[str, Callable[[date, dict], list]] = {
     "category_affinity": suite_category_affinity,
     "customer_events": suite_customer_events,
     "campaign_audience": suite_campaign_audience,
+    "customer_next_best_action": suite_customer_next_best_action,
 }
 assert tuple(SUITES) == PUBLISHED_TABLES, "one suite per published table of cvw.catalog, in its order"
 

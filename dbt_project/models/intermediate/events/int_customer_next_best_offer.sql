@@ -1,7 +1,6 @@
 {#- Next-best offer per known customer as of D (SPEC 4.11): among the rules of category_affinity whose
     antecedent the customer bought in the window, the consequent with the highest lift that the customer
-    did not buy in the window. Ties: higher confidence, then consequent and antecedent by name, so every
-    engine picks the same offer. No offer: no_offer_reason says why. -#}
+    did not buy in the window (macros/events.sql: ranked_offers). No offer: no_offer_reason says why. -#}
 with
 
 customers as (
@@ -22,34 +21,9 @@ buyers as (
 
 ),
 
-candidates as (
-
-    select
-        bought.customer_id,
-        rules.antecedent_category,
-        rules.consequent_category,
-        rules.lift,
-        rules.confidence
-
-    from baskets as bought
-    inner join {{ ref('category_affinity') }} as rules on rules.antecedent_category = bought.category
-    left join baskets as already
-        on already.customer_id = bought.customer_id
-        and already.category = rules.consequent_category
-    where already.customer_id is null
-
-),
-
 ranked as (
 
-    select
-        *,
-        row_number() over (
-            partition by customer_id
-            order by lift desc, confidence desc, consequent_category, antecedent_category
-        ) as offer_rank
-
-    from candidates
+    {{ ranked_offers('baskets') }}
 
 ),
 
