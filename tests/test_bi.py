@@ -96,6 +96,26 @@ def _data(sess: requests.Session, ready: dict, chart: str) -> list[dict]:
     return result["data"]
 
 
+def _context(sess: requests.Session, ready: dict, chart: str) -> dict:
+    """The query saved with a chart."""
+    r = sess.get(f"{ready['url']}/api/v1/chart/{ready['charts'][chart]}", timeout=30)
+    r.raise_for_status()
+    return json.loads(r.json()["result"]["query_context"])
+
+
+def _filtered(sess: requests.Session, ready: dict, chart: str, column: str, values: list) -> list[dict]:
+    """A chart's data with a filter on `column`, as a dashboard's native filter adds it to the saved query."""
+    context = _context(sess, ready, chart)
+    context["queries"][0]["filters"] = [{"col": column, "op": "IN", "val": values}]
+    csrf = sess.get(f"{ready['url']}/api/v1/security/csrf_token/", timeout=30).json()["result"]
+    r = sess.post(f"{ready['url']}/api/v1/chart/data", json=context, timeout=60,
+                  headers={"X-CSRFToken": csrf, "Referer": ready["url"]})
+    r.raise_for_status()
+    result = r.json()["result"][0]
+    assert result["status"] == "success" and not result["error"], (chart, result)
+    return result["data"]
+
+
 def _pairs(rows: list[dict], *keys: str) -> dict:
     """{(dims...): value} of chart rows, the last key being the value."""
     *dims, value = keys
@@ -217,20 +237,13 @@ def test_the_customer_card_shows_one_customer_s_next_best_action(bi):
     s, _, ready, password = bi
     sess = _session(ready, password)
     assert ready["dashboards"]["customer-card"] and set(LAYOUT["customer-card"]) <= set(ready["charts"])
-    chart = sess.get(f"{ready['url']}/api/v1/chart/{ready['charts']['Customer card']}", timeout=30).json()["result"]
-    context = json.loads(chart["query_context"])
-    columns = context["queries"][0]["columns"]
+    columns = _context(sess, ready, "Customer card")["queries"][0]["columns"]
     top = [r["customer_id"] for r in _data(sess, ready, "Customer card")]
     assert top == [r[0] for r in query(s.analytics_db, "select customer_id from analytics.customer_next_best_action "
                                                        "order by priority desc limit 50")]
     for (customer,) in query(s.analytics_db, "select min(customer_id) from analytics.customer_next_best_action "
                                              "group by action"):
-        context["queries"][0]["filters"] = [{"col": "customer_id", "op": "IN", "val": [customer]}]
-        r = sess.post(f"{ready['url']}/api/v1/chart/data", json=context, timeout=60,
-                      headers={"X-CSRFToken": sess.get(f"{ready['url']}/api/v1/security/csrf_token/",
-                                                       timeout=30).json()["result"], "Referer": ready["url"]})
-        r.raise_for_status()
-        rows = r.json()["result"][0]["data"]
+        rows = _filtered(sess, ready, "Customer card", "customer_id", [customer])
         expected = query(s.analytics_db, f"select {', '.join(columns)} from analytics.customer_next_best_action "
                                          "where customer_id = ?", [customer])
         assert len(rows) == 1 and [rows[0][c] for c in columns if c not in ("complaint_date",)] == pytest.approx(
@@ -238,6 +251,16 @@ def test_the_customer_card_shows_one_customer_s_next_best_action(bi):
     assert _pairs(_data(sess, ready, "Inbound actions"), "action_reason", "customers") == {
         (reason,): n for reason, n in query(s.analytics_db, "select action_reason, count(*) from "
                                                             "analytics.customer_next_best_action group by 1")}
+
+
+def test_the_customer_type_filter_narrows_the_charts_on_customers(bi):
+    s, _, ready, password = bi
+    sess = _session(ready, password)
+    for customer_type in ("B2B", "B2C"):
+        assert _pairs(_filtered(sess, ready, "RFM grid (customers)", "customer_type", [customer_type]), "r_score",
+                      "fm_score", "customers") == {tuple(r[:2]): r[2] for r in query(s.analytics_db, (
+                          "select r_score, fm_score, count(*) from analytics.customer_segments "
+                          "where r_score is not null and customer_type = ? group by all"), [customer_type])}
 
 
 def test_a_later_publish_shows_up_without_a_restart_and_queries_never_block_it(bi):
