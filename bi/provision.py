@@ -189,3 +189,24 @@ def provision(api: Superset, published: Path, spec_path: Path = SPEC) -> dict:
             "json_metadata": json.dumps(metadata),
         })
     return {"database": db, "datasets": datasets, "charts": charts, "dashboards": dashboards}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Apply the spec to a running Superset again (make bi does it at every start)."""
+    import argparse
+    import os
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--url", required=True, help="e.g. http://127.0.0.1:8088")
+    p.add_argument("--published", type=Path, required=True, help="the published customer_value.duckdb")
+    p.add_argument("--spec", type=Path, default=SPEC, help="default: %(default)s")
+    args = p.parse_args(argv)
+    password = os.environ.get("CVW_BI_ADMIN_PASSWORD")
+    if not password:
+        raise SystemExit("provision: set CVW_BI_ADMIN_PASSWORD (make bi printed it or kept it in $CVW_HOME/bi)")
+    print(json.dumps(provision(Superset(args.url, "admin", password), args.published, args.spec), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -253,6 +253,22 @@ def test_the_customer_card_shows_one_customer_s_next_best_action(bi):
                                                             "analytics.customer_next_best_action group by 1")}
 
 
+def test_applying_the_dashboard_files_again_changes_nothing(bi):
+    """Provisioning is idempotent: a second apply finds every object by name and updates it in place."""
+    s, _, ready, password = bi
+    again = subprocess.run(
+        [BI_PYTHON, str(REPO / "bi" / "provision.py"), "--url", ready["url"], "--published", ready["published"]],
+        env={**os.environ, "CVW_BI_ADMIN_PASSWORD": password}, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    ids = json.loads(again.stdout)
+    assert {k: ids[k] for k in ("database", "datasets", "charts", "dashboards")} == {
+        k: ready[k] for k in ("database", "datasets", "charts", "dashboards")}
+    sess = _session(ready, password)
+    for resource, expected in (("chart", len(SPEC["charts"])), ("dashboard", len(SPEC["dashboards"])),
+                               ("dataset", len(SPEC["datasets"]))):
+        assert sess.get(f"{ready['url']}/api/v1/{resource}/", timeout=30).json()["count"] == expected
+
+
 def test_the_customer_type_filter_narrows_the_charts_on_customers(bi):
     s, _, ready, password = bi
     sess = _session(ready, password)
