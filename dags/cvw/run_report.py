@@ -117,9 +117,9 @@ def collect(settings: Settings, as_of: date, engine=None) -> Report:
 
 
 def _gate_report(settings: Settings, as_of: date, run_id: str) -> dict | None:
-    import re
+    from cvw.gate.runner import gate_report_path
 
-    path = settings.reports_dir / as_of.isoformat() / f"gate_{re.sub(r'[^A-Za-z0-9_.-]+', '_', run_id)}.json"
+    path = gate_report_path(settings, as_of, run_id)
     return json.loads(path.read_text()) if path.exists() else None
 
 

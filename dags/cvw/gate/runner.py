@@ -98,6 +98,11 @@ def _quiet_gx() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def gate_report_path(settings: Settings, as_of: date, run_id: str) -> Path:
+    """The JSON report of the gate of `run_id` for D (Airflow run ids hold ':' and '+': made file-safe)."""
+    return settings.reports_dir / as_of.isoformat() / f"gate_{re.sub(r'[^A-Za-z0-9_.-]+', '_', run_id)}.json"
+
+
 def data_docs_index(settings: Settings) -> Path:
     """The index of the Data Docs site the gate renders (GX's default local site under $CVW_HOME/gx)."""
     return settings.home / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
@@ -243,9 +248,8 @@ def run_gate(
     result.seconds = time.monotonic() - started
     sites = ctx.get_docs_sites_urls()
     result.data_docs = sites[0]["site_url"] if sites else None
-    report_dir = settings.reports_dir / as_of.isoformat()
-    report_dir.mkdir(parents=True, exist_ok=True)
-    result.report = report_dir / f"gate_{re.sub(r'[^A-Za-z0-9_.-]+', '_', run_id)}.json"
+    result.report = gate_report_path(settings, as_of, run_id)
+    result.report.parent.mkdir(parents=True, exist_ok=True)
     result.report.write_text(json.dumps({
         "as_of_date": as_of.isoformat(),
         "run_id": run_id,
