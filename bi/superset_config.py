@@ -22,3 +22,13 @@ FILTER_STATE_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT
 PUBLIC_ROLE_LIKE = None  # anonymous users see nothing
 FEATURE_FLAGS = {"DASHBOARD_NATIVE_FILTERS": True}
 MAPBOX_API_KEY = ""
+
+# Behind a TLS reverse proxy on a shared server (README "Serving the dashboard to a team"): Superset still
+# listens on 127.0.0.1 only; the proxy terminates TLS and forwards. Trust the proxy's X-Forwarded-* headers
+# (redirects and URLs say https) and send the session cookie only over TLS.
+if os.environ.get("CVW_BI_BEHIND_PROXY") == "1":
+    ENABLE_PROXY_FIX = True
+    PROXY_FIX_CONFIG = {"x_for": 1, "x_proto": 1, "x_host": 1, "x_port": 1, "x_prefix": 1}
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
