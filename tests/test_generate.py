@@ -388,9 +388,14 @@ def test_wallet_ground_truth_is_consistent(clean):
     params = json.loads((clean / "_ground_truth" / "params.json").read_text())
     cats = {c["category"]: c for c in params["category_parameters"]}
     w = pq.read_table(clean / "_ground_truth" / "wallets.parquet").to_pandas()
+    truth = pq.read_table(clean / "_ground_truth" / "customers.parquet").to_pandas()
     assert (w["true_wallet"] >= w["expected_annual_spend"]).all()
     assert w["true_share"].between(0, 1).all()
-    assert w["true_share"].mean() == pytest.approx(0.4, abs=0.03)  # Beta(2, 3)
+    # every customer x category has a wallet, bought from us or not; a share only where bought
+    assert len(w) == len(truth) * len(cats) and (w["true_wallet"] > 0).all()
+    bought = w["bought_from_us"]
+    assert (w.loc[bought, "true_share"] > 0).all() and (w.loc[~bought, "true_share"] == 0).all()
+    assert (w.loc[~bought, "expected_annual_spend"] == 0).all() and 0.2 < bought.mean() < 0.4
     end = date.fromisoformat(params["end_date"])
     con = duckdb.connect()
     for e in ("wallet_surveys", "installed_base", "customers"):
@@ -424,3 +429,31 @@ def test_wallet_ground_truth_is_consistent(clean):
     )
     assert set(ib["customer_id"]) <= b2b
     con.close()
+
+
+def test_wallets_follow_their_drivers_and_the_share_follows_what_we_control(clean):
+    """Issue 18's world: a customer's wallet follows firm size (B2B) and the need index built from who the
+    customer is; our share varies with the acquisition channel and tenure; some big wallets have small shares;
+    and lambda, re-drawn by the copula, keeps its Gamma(r, alpha) distribution."""
+    import duckdb
+    import pyarrow.parquet as pq
+    from scipy import stats
+
+    params = json.loads((clean / "_ground_truth" / "params.json").read_text())
+    w = pq.read_table(clean / "_ground_truth" / "wallets.parquet").to_pandas()
+    truth = pq.read_table(clean / "_ground_truth" / "customers.parquet").to_pandas().set_index("customer_id")
+    con = duckdb.connect()
+    _read(con, clean, "customers")
+    attrs = con.execute("SELECT customer_id, employee_count, acquisition_channel FROM customers "
+                        "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY updated_at DESC) = 1").df()
+    con.close()
+    d = truth.join(w.groupby("customer_id")["true_wallet"].sum().rename("wallet")).join(
+        attrs.set_index("customer_id"))
+    assert np.corrcoef(np.log(d["wallet"]), d["log_need"])[0, 1] > 0.5
+    b2b = d[d["customer_type"] == "B2B"]
+    assert np.corrcoef(np.log(b2b["wallet"]), np.log(b2b["employee_count"]))[0, 1] > 0.4
+    share = d.groupby("acquisition_channel")["true_share_of_wallet"].mean()
+    assert share["sales_rep"] > share["store"] > share["organic_search"] > share["social"]
+    big_small = (d["wallet"] > d["wallet"].quantile(0.8)) & (d["true_share_of_wallet"] < 0.3)
+    assert big_small.sum() > 0.01 * len(d)
+    assert stats.kstest(d["lambda"], stats.gamma(params["r"], scale=1 / params["alpha"]).cdf).pvalue > 0.001

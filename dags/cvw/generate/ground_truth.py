@@ -3,7 +3,8 @@
 * ``params.json``: the true parameters (params.py), the window, the response rates, row counts;
 * ``bad_rows.json``: the injected bad rows, counted per (entity, kind) and listed with their keys;
 * ``customers.parquet``: per customer lambda, p_dropout, nu, alive at the end, birth date, orders;
-* ``wallets.parquet``: per customer x preferred category the true wallet and share as of the end.
+* ``wallets.parquet``: per customer x category (all of them, bought from us or not) the true wallet and share as
+  of the end.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from cvw.generate.params import (
     CANCELLED_SHARE,
     CATEGORIES,
     CATEGORY_NAMES,
+    CATEGORY_NEED,
     CONSENT_CHANNELS,
     CONTACT_RATE_PER_YEAR,
     CONVERSION_WINDOW_DAYS,
@@ -34,7 +36,9 @@ from cvw.generate.params import (
     RETURN_SHARE,
     SEASONALITY,
     SERVICE_RATE_PER_YEAR,
-    SHARE_OF_WALLET_BETA,
+    WALLET_LAMBDA_RHO,
+    WALLET_NEED,
+    WALLET_SHARE,
     WALLET_SURVEY_NOISE_SIGMA,
 )
 from cvw.generate.simulation import World
@@ -90,7 +94,8 @@ def _params(world: World, seed: int, end_date: date) -> dict:
         "cancelled_share": CANCELLED_SHARE,
         "return_share": RETURN_SHARE,
         "category_parameters": [{"category": c, **CATEGORIES[c]} for c in CATEGORY_NAMES],
-        "share_of_wallet_beta": list(SHARE_OF_WALLET_BETA),
+        "wallet_model": {"need": WALLET_NEED, "share": WALLET_SHARE, "lambda_copula_rho": WALLET_LAMBDA_RHO,
+                         "category_need": CATEGORY_NEED},
         "wallet_survey_noise_sigma": WALLET_SURVEY_NOISE_SIGMA,
         "response_rates": response_rates(),
         "campaign_id_format": "CMP-<monday YYYYMMDD>-<campaign_code>",
@@ -130,6 +135,8 @@ def _write_customers(path: Path, world: World) -> None:
             "lambda": pa.array(c.lam),
             "p_dropout": pa.array(c.pdrop),
             "nu": pa.array(c.nu),
+            "log_need": pa.array(c.log_need),
+            "true_share_of_wallet": pa.array(c.share),
             "expected_order_value": pa.array(GAMMA_GAMMA["p"] / c.nu),
             "alive_at_end": pa.array(p.alive_at_end),
             "birth_date": pc.if_else(
@@ -156,6 +163,7 @@ def _write_wallets(path: Path, world: World) -> None:
             "expected_annual_spend": pa.array(wal.spend),
             "true_wallet": pa.array(wal.wallet),
             "true_share": pa.array(wal.share),
+            "bought_from_us": pa.array(wal.weight > 0),
             "as_of_date": dates(w.start_day, np.full(len(wal.cust), w.days - 1)),
         }
     )

@@ -68,8 +68,49 @@ CATEGORY_WEIGHTS = {
 PRODUCTS_PER_CATEGORY = 12
 #: Installed base is reported for durable categories (replacement cycle >= 3 years).
 INSTALLED_BASE_MIN_CYCLE = 3.0
-#: True share of wallet ~ Beta(2, 3).
-SHARE_OF_WALLET_BETA = (2.0, 3.0)
+#: What a customer's wallet and our share of it follow (issue 18; the package doc has the model). Effects are
+#: on the log scale for the need and on the logit scale for the share; each has a customer-level noise.
+#: B2B need: log-employee elasticity (log 50 employees = 0), industry effects; B2C need: age band effects
+#: (18-29, 30-44, 45-59, 60+) and occupation effects; both: region effects.
+WALLET_NEED = {
+    "employees_elasticity": 0.6,
+    "industry": {"manufacturing": 0.3, "retail": 0.0, "healthcare": 0.2, "finance": 0.1, "technology": 0.4,
+                 "construction": -0.1},
+    "age_band_years": [30, 45, 60],  # band edges: <30, 30-44, 45-59, 60+
+    "age_band": [-0.3, 0.2, 0.3, -0.2],
+    "occupation": {"engineer": 0.2, "teacher": 0.0, "nurse": 0.0, "student": -0.4, "retired": -0.2, "sales": 0.1,
+                   "manager": 0.3, "artist": -0.1, "clerk": -0.1, "driver": 0.0},
+    "region": {"northeast": 0.15, "southeast": -0.05, "midwest": -0.1, "southwest": 0.0, "west": 0.2,
+               "northwest": 0.0},
+    "sigma": 0.5,
+}
+#: Our share of a customer's wallet (what we control): logit = intercept + acquisition channel + per year of
+#: tenure (capped) + noise; each preferred category's share jitters around the customer's on the logit scale.
+WALLET_SHARE = {
+    "intercept": -0.5,
+    "acquisition_channel": {"organic_search": 0.0, "paid_search": -0.2, "social": -0.3, "referral": 0.3,
+                            "email": 0.1, "store": 0.4, "sales_rep": 0.6},
+    "per_tenure_year": 0.15,
+    "tenure_cap_years": 6.0,
+    "sigma": 0.6,
+    "category_sigma": 0.3,
+}
+#: Gaussian-copula correlation between a customer's purchase rate lambda and log(need x share): customers with
+#: more need and a larger share buy more often, while lambda keeps its Gamma(r, alpha) distribution.
+WALLET_LAMBDA_RHO = 0.85
+#: Relative need per category beyond the customer-type weights (CATEGORY_WEIGHTS): B2B by industry, B2C by age
+#: band; the wallet of a category the customer does not buy from us also has a lognormal noise.
+CATEGORY_NEED = {
+    "manufacturing": [1.2, 1.5, 1.0, 0.8, 0.8, 1.2, 0.8, 0.6],
+    "retail": [1.0, 0.8, 1.2, 1.0, 0.8, 0.8, 1.5, 1.5],
+    "healthcare": [1.2, 1.0, 1.0, 1.2, 1.2, 1.5, 0.6, 0.8],
+    "finance": [1.2, 0.5, 1.0, 1.5, 1.8, 1.5, 0.5, 0.5],
+    "technology": [1.8, 0.5, 0.8, 1.0, 2.0, 1.2, 0.5, 0.6],
+    "construction": [1.0, 1.5, 0.8, 0.8, 0.6, 1.0, 1.0, 0.8],
+    "age_band": [[1.5, 0.8, 0.8, 0.8, 1.5, 0.8, 1.5, 0.8], [1.2, 1.2, 1.2, 0.8, 1.0, 1.0, 1.2, 1.2],
+                 [1.0, 1.2, 1.2, 1.0, 0.8, 1.2, 1.0, 1.2], [0.6, 1.0, 0.8, 0.6, 0.5, 1.2, 0.6, 1.2]],
+    "sigma": 0.4,
+}
 WALLET_SURVEY_SHARE = 0.10
 WALLET_SURVEY_NOISE_SIGMA = 0.10
 INSTALLED_BASE_B2B_SHARE = 0.30

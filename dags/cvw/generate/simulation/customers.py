@@ -27,7 +27,11 @@ from cvw.generate.params import (
     PRODUCT_PRICE_RANGE,
     PRODUCTS_PER_CATEGORY,
     REGION_NAMES,
+    WALLET_LAMBDA_RHO,
+    WALLET_NEED,
+    WALLET_SHARE,
 )
+from cvw.generate.simulation.drivers import age_band, couple_gamma, need_index, normal_scores, share_logit
 from cvw.generate.window import DAY, Window
 
 
@@ -69,6 +73,10 @@ class Customers:
     change_s: np.ndarray
     new_region: np.ndarray
     new_city: np.ndarray
+    # wallet drivers (simulation/drivers.py): log need, our share of the wallet, age band at the window's end
+    log_need: np.ndarray
+    share: np.ndarray
+    age_band: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,6 +137,16 @@ def simulate_customers(window: Window, rng: np.random.Generator) -> Customers:
     change_s = change_day * DAY + time_of_day(rng, n, 7, 21, 13, 3.5)
     new_region = (region + rng.integers(1, len(REGION_NAMES), n)) % len(REGION_NAMES)
     new_city = rng.integers(0, 3, n)
+    # Wallet drivers (issue 18), drawn last so every draw above is unchanged: the customer's need (log scale) from
+    # who they are, our share from what we control, and lambda coupled to need x share (it stays Gamma(r, alpha)).
+    tenure_days = (window.horizon_s - signup_s) / DAY
+    age_years = (age_days + tenure_days) / 365.25  # at the window's end
+    region_now = np.where(changed, new_region, region)
+    log_need = need_index(is_b2b, employees, industry, age_years, occupation, region_now) + WALLET_NEED[
+        "sigma"] * rng.normal(0.0, 1.0, n)
+    share = 1.0 / (1.0 + np.exp(-(share_logit(acq, tenure_days / 365.25)
+                                  + WALLET_SHARE["sigma"] * rng.normal(0.0, 1.0, n))))
+    lam = couple_gamma(lam, BGNBD["r"], BGNBD["alpha"], normal_scores(log_need + np.log(share)), WALLET_LAMBDA_RHO)
     return Customers(
         is_b2b=is_b2b,
         signup_s=signup_s,
@@ -160,6 +178,9 @@ def simulate_customers(window: Window, rng: np.random.Generator) -> Customers:
         change_s=change_s,
         new_region=new_region,
         new_city=new_city,
+        log_need=log_need,
+        share=share,
+        age_band=age_band(age_years),
     )
 
 

@@ -1,4 +1,4 @@
-"""True wallets per customer x preferred category, wallet surveys and installed base."""
+"""True wallets per customer x category (bought from us or not), wallet surveys and installed base."""
 
 from __future__ import annotations
 
@@ -10,26 +10,28 @@ from cvw.generate.draws import group_starts, within_group_index
 from cvw.generate.params import (
     CATEGORIES,
     CATEGORY_NAMES,
+    CATEGORY_NEED,
     GAMMA_GAMMA,
     INSTALLED_BASE_B2B_SHARE,
     INSTALLED_BASE_MIN_CYCLE,
-    SHARE_OF_WALLET_BETA,
+    WALLET_SHARE,
     WALLET_SURVEY_NOISE_SIGMA,
     WALLET_SURVEY_SHARE,
 )
 from cvw.generate.simulation.customers import Customers, active_span
+from cvw.generate.simulation.drivers import category_need
 from cvw.generate.window import DAY, Window
 
 
 @dataclass(frozen=True, eq=False)
 class Wallets:
-    """One row per customer x preferred category (customer order, then preference slot), as of the last day."""
+    """One row per customer x category (customer order, then category order), every category, as of the last day."""
 
     cust: np.ndarray
     cat: np.ndarray
-    weight: np.ndarray  # the customer's preference weight of the category
-    spend: np.ndarray  # expected yearly spend with us while alive
-    share: np.ndarray  # true share of wallet
+    weight: np.ndarray  # the customer's preference weight of the category (0: not a category they buy from us)
+    spend: np.ndarray  # expected yearly spend with us while alive (0 outside the preferred categories)
+    share: np.ndarray  # true share of wallet (0 outside the preferred categories)
     wallet: np.ndarray
 
 
@@ -55,16 +57,33 @@ class InstalledBase:
 def simulate_wallets(
     window: Window, customers: Customers, rng: np.random.Generator
 ) -> tuple[Wallets, Surveys, InstalledBase]:
-    """True wallets, then surveys reporting them (with noise), then installed base units implied by them."""
+    """True wallets, then surveys reporting them (with noise), then installed base units implied by them.
+
+    A customer's wallet over the categories they buy from us is their yearly spend with us over their share
+    (the share jitters per category around the customer's); a category they do not buy from us has a wallet
+    too, their need for it: that same wallet scaled by the category's relative need (customer type x industry or
+    age band, lognormal noise) over the relative need of the categories they buy."""
     n, days = window.customers, window.days
-    cust = np.repeat(np.arange(n), customers.k_pref)
-    slot = within_group_index(np.repeat(group_starts(customers.k_pref), customers.k_pref))
-    cat = customers.prefs[cust, slot]
-    w = customers.pref_w[cust, slot]
-    spend = customers.lam[cust] * 365.25 * GAMMA_GAMMA["p"] / customers.nu[cust] * w
-    share = rng.beta(*SHARE_OF_WALLET_BETA, len(cust))
-    wallet = spend / share
-    wallets = Wallets(cust=cust, cat=cat, weight=w, spend=spend, share=share, wallet=wallet)
+    k = len(CATEGORY_NAMES)
+    cust = np.repeat(np.arange(n), k)
+    cat = np.tile(np.arange(k), n)
+    pref_w = np.zeros((n, k))
+    rows = np.arange(n)[:, None]
+    pref_w[rows, customers.prefs] = np.where(np.arange(3)[None, :] < customers.k_pref[:, None], customers.pref_w, 0)
+    preferred = pref_w > 0
+    yearly = customers.lam * 365.25 * GAMMA_GAMMA["p"] / customers.nu  # with us, while alive
+    jitter = rng.normal(0.0, WALLET_SHARE["category_sigma"], (n, k))
+    logit = np.log(customers.share / (1.0 - customers.share))[:, None] + jitter
+    share = np.where(preferred, 1.0 / (1.0 + np.exp(-logit)), 0.0)
+    spend = yearly[:, None] * pref_w
+    need = category_need(customers.is_b2b, customers.industry, customers.age_band) * np.exp(
+        rng.normal(0.0, CATEGORY_NEED["sigma"], (n, k)))
+    bought_need = np.where(preferred, need, 0.0).sum(axis=1)
+    elsewhere = (yearly / customers.share / bought_need)[:, None] * need
+    wallet = np.where(preferred, spend / np.where(preferred, share, 1.0), elsewhere)
+    wallets = Wallets(cust=cust, cat=cat, weight=pref_w.ravel(), spend=spend.ravel(), share=share.ravel(),
+                      wallet=wallet.ravel())
+    wallet = wallets.wallet
     growth = np.array([CATEGORIES[c]["annual_growth_rate"] for c in CATEGORY_NAMES])
     cycle = np.array([CATEGORIES[c]["replacement_cycle_years"] for c in CATEGORY_NAMES])
     avgp = np.array([CATEGORIES[c]["avg_unit_price"] for c in CATEGORY_NAMES])
@@ -74,8 +93,10 @@ def simulate_wallets(
 
     lo, span = active_span(window, customers)
     surveyed = rng.random(n) < WALLET_SURVEY_SHARE
-    ncat = np.minimum(rng.integers(1, 4, n), customers.k_pref)
-    pick = surveyed[cust] & (slot < ncat[cust]) & (span[cust] > 0)
+    ncat = rng.integers(1, 4, n)
+    # a surveyed customer reports on 1-3 categories, any of them (bought from us or not)
+    rank = np.argsort(np.argsort(rng.random((n, k)), axis=1), axis=1).ravel()
+    pick = surveyed[cust] & (rank < ncat[cust]) & (span[cust] > 0)
     i = np.flatnonzero(pick)
     sday = (lo[cust[i]] + (rng.random(len(i)) * span[cust[i]]).astype(np.int64)) // DAY
     rep = wallet_at(i, sday) * np.exp(rng.normal(0, WALLET_SURVEY_NOISE_SIGMA, len(i)))
@@ -88,11 +109,11 @@ def simulate_wallets(
         cents=np.round(rep[order] * 100).astype(np.int64),
         source=src[order],
     )
-    # Installed base: ~30% of B2B customers, durable categories, one row per year.
+    # Installed base: ~30% of B2B customers, durable categories they buy from us, one row per year.
     ib_cust = customers.is_b2b & (rng.random(n) < INSTALLED_BASE_B2B_SHARE)
     offset = rng.integers(0, 365, n)
     durable = cycle[cat] >= INSTALLED_BASE_MIN_CYCLE
-    base_i = np.flatnonzero(ib_cust[cust] & durable)
+    base_i = np.flatnonzero(ib_cust[cust] & durable & preferred.ravel())
     first_day = np.maximum(lo[cust[base_i]] // DAY, 0) + offset[cust[base_i]] % 365
     nyears = np.where(first_day < days, (days - 1 - first_day) // 365 + 1, 0)
     ii = np.repeat(base_i, nyears)
