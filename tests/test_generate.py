@@ -452,8 +452,11 @@ def test_wallets_follow_their_drivers_and_the_share_follows_what_we_control(clea
     assert np.corrcoef(np.log(d["wallet"]), d["log_need"])[0, 1] > 0.5
     b2b = d[d["customer_type"] == "B2B"]
     assert np.corrcoef(np.log(b2b["wallet"]), np.log(b2b["employee_count"]))[0, 1] > 0.4
-    share = d.groupby("acquisition_channel")["true_share_of_wallet"].mean()
-    assert share["sales_rep"] > share["store"] > share["organic_search"] > share["social"]
-    big_small = (d["wallet"] > d["wallet"].quantile(0.8)) & (d["true_share_of_wallet"] < 0.3)
-    assert big_small.sum() > 0.01 * len(d)
+    bought = w[w["bought_from_us"]].groupby("customer_id")[["expected_annual_spend", "true_wallet"]].sum()
+    d = d.join((bought["expected_annual_spend"] / bought["true_wallet"]).rename("share"))
+    share = d.groupby("acquisition_channel")["share"].median()
+    assert share["sales_rep"] > share["organic_search"] > share["social"] and share["store"] > share["paid_search"]
+    assert d["share"].between(0, 0.95 + 1e-9).all()
+    big_small = (d["wallet"] > d["wallet"].quantile(0.8)) & (d["share"] < 0.2)
+    assert big_small.sum() > 0.02 * len(d)
     assert stats.kstest(d["lambda"], stats.gamma(params["r"], scale=1 / params["alpha"]).cdf).pvalue > 0.001

@@ -85,7 +85,7 @@ WALLET_NEED = {
     "sigma": 0.5,
 }
 #: Our share of a customer's wallet (what we control): logit = intercept + acquisition channel + per year of
-#: tenure (capped) + noise; each preferred category's share jitters around the customer's on the logit scale.
+#: tenure (capped) + noise: the propensity that, with need, orders customers' purchase rates (the copula below).
 WALLET_SHARE = {
     "intercept": -0.5,
     "acquisition_channel": {"organic_search": 0.0, "paid_search": -0.2, "social": -0.3, "referral": 0.3,
@@ -93,8 +93,11 @@ WALLET_SHARE = {
     "per_tenure_year": 0.15,
     "tenure_cap_years": 6.0,
     "sigma": 0.6,
-    "category_sigma": 0.3,
 }
+#: A customer's total wallet over all categories is WALLET_SCALE[type] x exp(need); a category's wallet is its
+#: part by relative need (CATEGORY_NEED), never below our spend in it over WALLET_SHARE_MAX.
+WALLET_SCALE = {"B2C": 2500.0, "B2B": 15000.0}
+WALLET_SHARE_MAX = 0.95
 #: Gaussian-copula correlation between a customer's purchase rate lambda and log(need x share): customers with
 #: more need and a larger share buy more often, while lambda keeps its Gamma(r, alpha) distribution.
 WALLET_LAMBDA_RHO = 0.85

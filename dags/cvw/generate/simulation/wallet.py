@@ -14,7 +14,8 @@ from cvw.generate.params import (
     GAMMA_GAMMA,
     INSTALLED_BASE_B2B_SHARE,
     INSTALLED_BASE_MIN_CYCLE,
-    WALLET_SHARE,
+    WALLET_SCALE,
+    WALLET_SHARE_MAX,
     WALLET_SURVEY_NOISE_SIGMA,
     WALLET_SURVEY_SHARE,
 )
@@ -59,10 +60,9 @@ def simulate_wallets(
 ) -> tuple[Wallets, Surveys, InstalledBase]:
     """True wallets, then surveys reporting them (with noise), then installed base units implied by them.
 
-    A customer's wallet over the categories they buy from us is their yearly spend with us over their share
-    (the share jitters per category around the customer's); a category they do not buy from us has a wallet
-    too, their need for it: that same wallet scaled by the category's relative need (customer type x industry or
-    age band, lognormal noise) over the relative need of the categories they buy."""
+    A customer's wallet over all categories is WALLET_SCALE[type] x exp(need), split over the categories by
+    relative need (customer type x industry or age band, lognormal noise), bought from us or not; a category's
+    wallet is never below our expected yearly spend in it over WALLET_SHARE_MAX. The share is spend / wallet."""
     n, days = window.customers, window.days
     k = len(CATEGORY_NAMES)
     cust = np.repeat(np.arange(n), k)
@@ -72,15 +72,12 @@ def simulate_wallets(
     pref_w[rows, customers.prefs] = np.where(np.arange(3)[None, :] < customers.k_pref[:, None], customers.pref_w, 0)
     preferred = pref_w > 0
     yearly = customers.lam * 365.25 * GAMMA_GAMMA["p"] / customers.nu  # with us, while alive
-    jitter = rng.normal(0.0, WALLET_SHARE["category_sigma"], (n, k))
-    logit = np.log(customers.share / (1.0 - customers.share))[:, None] + jitter
-    share = np.where(preferred, 1.0 / (1.0 + np.exp(-logit)), 0.0)
     spend = yearly[:, None] * pref_w
     need = category_need(customers.is_b2b, customers.industry, customers.age_band) * np.exp(
         rng.normal(0.0, CATEGORY_NEED["sigma"], (n, k)))
-    bought_need = np.where(preferred, need, 0.0).sum(axis=1)
-    elsewhere = (yearly / customers.share / bought_need)[:, None] * need
-    wallet = np.where(preferred, spend / np.where(preferred, share, 1.0), elsewhere)
+    total = np.where(customers.is_b2b, WALLET_SCALE["B2B"], WALLET_SCALE["B2C"]) * np.exp(customers.log_need)
+    wallet = np.maximum(total[:, None] * need / need.sum(axis=1, keepdims=True), spend / WALLET_SHARE_MAX)
+    share = spend / wallet
     wallets = Wallets(cust=cust, cat=cat, weight=pref_w.ravel(), spend=spend.ravel(), share=share.ravel(),
                       wallet=wallet.ravel())
     wallet = wallets.wallet
