@@ -10,6 +10,12 @@ same data.
 
     python scripts/bench_wallet.py --customers 20000 --days 730
     python scripts/bench_wallet.py --customers 20000 --spend-bands 1 3 5 10 --quantiles 0.75 0.9
+    python scripts/bench_wallet.py --customers 20000 --model 0.9 0.97   # the wallet model (cvw.wallet_model)
+
+--model fits cvw.wallet_model at each quantile on the same build and prints, on the rows without a survey or
+installed base (what the model is for), its MdAPE beside naive and the peer quantile, with and without our
+365-day spend, its coverage, and its leave-survey-out error beside its error against the true wallets on the
+surveyed rows.
 """
 
 from __future__ import annotations
@@ -118,6 +124,51 @@ def evaluate(truth, wallet):
     return table, info
 
 
+def model(s, end: date, truth, quantile: float) -> dict:
+    """Fit cvw.wallet_model on the build and compare it with the truth, naive and today's estimate."""
+    import numpy as np
+    import pandas as pd
+    from cvw import db, wallet_model
+
+    with db.connect_warehouse(s.warehouse, read_only=True) as con:
+        features = con.sql(wallet_model.FEATURE_SQL.format(as_of=f"date '{end}'")).to_arrow_table()
+        current = con.execute(WALLET_SQL).df()
+    keys = features.select(["customer_id", "category"]).to_pandas()
+    current = keys.merge(current, on=["customer_id", "category"], how="left")
+    survey = np.where(current["wallet_method"] == "survey", current["wallet_estimate"].astype(float), np.nan)
+    fitted = wallet_model.fit(features, survey=survey, quantile=quantile)
+    df = current.assign(model=wallet_model.predict(fitted, features)).merge(
+        truth, on=["customer_id", "category"], how="inner")
+    w = df["true_wallet"]
+    rest = ~df["wallet_method"].isin(("survey", "installed_base"))
+    spend = df["own_spend_365d"].fillna(0) > 0
+
+    def mdape(est, rows) -> float:
+        return float(np.median((est[rows] - w[rows]).abs() / w[rows]))
+
+    out = {"quantile": quantile, "fit_seconds": fitted.seconds, "train_rows": fitted.n_train,
+           "coverage": float(df["model"].gt(0).mean()), "rows": []}
+    for name, rows in (("no survey/IB, spend", rest & spend), ("no survey/IB, none", rest & ~spend),
+                       ("no survey/IB, all", rest)):
+        naive, peer = df["own_spend_365d"].fillna(0), df["wallet_estimate"].fillna(0).astype(float)
+        out["rows"].append({"rows": name, "n": int(rows.sum()), "mdape_model": mdape(df["model"], rows),
+                            "mdape_naive": mdape(naive, rows), "mdape_today": mdape(peer, rows)})
+    surveyed = df["wallet_method"] == "survey"
+    overall = fitted.validation[-1]
+    out["leave_survey_out_mdape"] = overall["mdape_leave_survey_out"]
+    out["model_vs_truth_on_surveyed_rows"] = mdape(df["model"], surveyed)
+    print(f"\nwallet model, quantile {quantile}: fit {fitted.seconds:.1f}s on {fitted.n_train} rows, coverage "
+          f"{out['coverage']:.1%} of {len(df)} true wallets")
+    print(f"{'rows':<22}{'n':>8}{'MdAPE model':>13}{'naive':>8}{'today':>8}{'model vs naive':>16}")
+    for r in out["rows"]:
+        print(f"{r['rows']:<22}{r['n']:>8}{r['mdape_model']:>12.1%}{r['mdape_naive']:>8.1%}{r['mdape_today']:>8.1%}"
+              f"{r['mdape_naive'] / r['mdape_model']:>15.2f}x")
+    print(f"leave-survey-out MdAPE (vs what surveyed customers reported) {out['leave_survey_out_mdape']:.1%}; "
+          f"model vs the true wallets on the same rows {out['model_vs_truth_on_surveyed_rows']:.1%}")
+    print(pd.DataFrame(fitted.validation[:-1]).to_string(index=False))
+    return out
+
+
 def show(title: str, table: list[dict]) -> None:
     print(f"\n{title}")
     print(f"{'rows':<20}{'n':>8}{'MdAPE ours':>12}{'MdAPE naive':>13}{'improvement':>13}{'median est/true':>17}"
@@ -136,7 +187,9 @@ def main() -> None:
     ap.add_argument("--spend-bands", type=int, nargs="+", default=[5, 1],
                     help="wallet_peer_spend_bands variants (1 = plain SPEC segment peers); first = the build's")
     ap.add_argument("--quantiles", type=float, nargs="+", default=[0.9], help="wallet_peer_quantile variants")
+    ap.add_argument("--model", type=float, nargs="*", help="also fit cvw.wallet_model at these quantiles")
     ap.add_argument("--home", type=Path, help="work folder (default: a new temp folder)")
+    ap.add_argument("--reuse", action="store_true", help="reuse --home's build (same arguments) instead of a new one")
     ap.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -144,7 +197,15 @@ def main() -> None:
 
     home = args.home or Path(tempfile.mkdtemp(prefix="cvw_bench_wallet_"))
     print(f"{args.customers} customers x {args.days} days, seed {args.seed}, D = {args.end_date}, home {home}")
-    s, landing = build(home, args.customers, args.days, args.seed, args.end_date)
+    if args.reuse and (home / "warehouse" / "cvw.duckdb").exists():
+        from cvw import settings as cvw_settings
+
+        landing = home / "landing"
+        s = cvw_settings.load(home=home, landing_dir=landing, warehouse=home / "warehouse" / "cvw.duckdb",
+                              target="duckdb")
+        print("reusing the build in --home")
+    else:
+        s, landing = build(home, args.customers, args.days, args.seed, args.end_date)
     truth = pd.read_parquet(landing / "_ground_truth" / "wallets.parquet")
     assert (pd.to_datetime(truth["as_of_date"]).dt.date == args.end_date).all()
     truth = truth[["customer_id", "category", "true_wallet"]]
@@ -163,6 +224,8 @@ def main() -> None:
                   f"MdAPE {info['peer_rows_best_hindsight_mdape']:.1%}; none rows: "
                   f"{info['none_rows_category_bought_before_window']} bought the category only before the window, "
                   f"{info['none_rows_never_bought_category']} never bought it")
+    for q in args.model or []:
+        results.append(model(s, args.end_date, truth, q))
     if args.json:
         print(json.dumps(results, indent=1))
 

@@ -36,9 +36,9 @@ The generative model (all "true" parameters are the constants of :mod:`cvw.gener
 * **Wallet** (issue 18; parameters ``WALLET_NEED``, ``WALLET_SHARE``, ``WALLET_SCALE``,
   ``WALLET_SHARE_MAX``, ``WALLET_LAMBDA_RHO``, ``CATEGORY_NEED``). Every customer has a *need* (log
   scale): for B2B ``0.6 * log(employees / 50)`` plus an industry effect, for B2C an age-band and an
-  occupation effect, for both a region effect, plus ``Normal(0, 0.5)``. The customer's wallet over all
+  occupation effect, for both a region effect, plus ``Normal(0, 0.35)``. The customer's wallet over all
   categories is ``WALLET_SCALE[type] * exp(need)``, split over the eight categories by relative need
-  (customer-type weight x industry or age-band affinity x ``LogNormal(0, 0.4)``), whether the customer
+  (customer-type weight x industry or age-band affinity x ``LogNormal(0, 0.3)``), whether the customer
   buys the category from us or not. A *share propensity* follows what we control: ``logit = -0.5 +
   acquisition channel + 0.15 * tenure years (capped at 6) + Normal(0, 0.6)``. The purchase rate
   ``lambda`` is coupled to ``need + propensity`` by a Gaussian copula on normal scores (rho 0.85): each

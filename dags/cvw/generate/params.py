@@ -77,12 +77,12 @@ WALLET_NEED = {
     "industry": {"manufacturing": 0.3, "retail": 0.0, "healthcare": 0.2, "finance": 0.1, "technology": 0.4,
                  "construction": -0.1},
     "age_band_years": [30, 45, 60],  # band edges: <30, 30-44, 45-59, 60+
-    "age_band": [-0.3, 0.2, 0.3, -0.2],
-    "occupation": {"engineer": 0.2, "teacher": 0.0, "nurse": 0.0, "student": -0.4, "retired": -0.2, "sales": 0.1,
-                   "manager": 0.3, "artist": -0.1, "clerk": -0.1, "driver": 0.0},
-    "region": {"northeast": 0.15, "southeast": -0.05, "midwest": -0.1, "southwest": 0.0, "west": 0.2,
-               "northwest": 0.0},
-    "sigma": 0.5,
+    "age_band": [-0.4, 0.2, 0.4, -0.3],
+    "occupation": {"engineer": 0.4, "teacher": 0.0, "nurse": 0.1, "student": -0.6, "retired": -0.3, "sales": 0.2,
+                   "manager": 0.6, "artist": -0.2, "clerk": -0.2, "driver": -0.1},
+    "region": {"northeast": 0.2, "southeast": -0.1, "midwest": -0.15, "southwest": 0.0, "west": 0.3,
+               "northwest": 0.05},
+    "sigma": 0.35,
 }
 #: Our share of a customer's wallet (what we control): logit = intercept + acquisition channel + per year of
 #: tenure (capped) + noise: the propensity that, with need, orders customers' purchase rates (the copula below).
@@ -112,7 +112,7 @@ CATEGORY_NEED = {
     "construction": [1.0, 1.5, 0.8, 0.8, 0.6, 1.0, 1.0, 0.8],
     "age_band": [[1.5, 0.8, 0.8, 0.8, 1.5, 0.8, 1.5, 0.8], [1.2, 1.2, 1.2, 0.8, 1.0, 1.0, 1.2, 1.2],
                  [1.0, 1.2, 1.2, 1.0, 0.8, 1.2, 1.0, 1.2], [0.6, 1.0, 0.8, 0.6, 0.5, 1.2, 0.6, 1.2]],
-    "sigma": 0.4,
+    "sigma": 0.3,
 }
 WALLET_SURVEY_SHARE = 0.10
 WALLET_SURVEY_NOISE_SIGMA = 0.10
