@@ -31,7 +31,7 @@ def test_seed_equals_generator_categories():
 
 @pytest.fixture(scope="module")
 def wallet_run(tmp_path_factory):
-    """Generated data (2,500 customers, 500 days to 2025-12-31), ingested and built up to the wallet roll-up
+    """Generated data (4,000 customers, 500 days to 2025-12-31), ingested and built up to the wallet roll-up
     for D = 2025-10-31. Only the wallet's upstream is built, so other models' work cannot break this test."""
     from cvw.dbt import run_dbt
     from cvw.engines import get_engine
@@ -39,7 +39,7 @@ def wallet_run(tmp_path_factory):
     from cvw.pipeline import new_run_id, step_ingest
 
     home = tmp_path_factory.mktemp("wallet")
-    generate(home / "landing", customers=2500, days=500, seed=5, end_date=date(2025, 12, 31), bad_rows_rate=0.005)
+    generate(home / "landing", customers=4000, days=500, seed=5, end_date=date(2025, 12, 31), bad_rows_rate=0.005)
     s = make_settings(home)
     step_ingest(s, new_run_id(AS_OF))
     run_dbt(s, ["build", "--select", "+int_customer_wallet_rollup", "--indirect-selection", "cautious"], AS_OF)

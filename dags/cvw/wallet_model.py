@@ -132,8 +132,14 @@ def fit(table, survey=None, quantile: float = 0.97, max_train_rows: int = 500_00
         loss="quantile", quantile=quantile, max_iter=max_iter, learning_rate=0.1, early_stopping=False,
         categorical_features="from_dtype", random_state=0)
     regressor.fit(x.iloc[train], np.log1p(y[train]))
-    raw = np.expm1(regressor.predict(x)).clip(min=0.0)
-    factors, validation, _ = _calibrate(raw, survey, _group(x), crc, folds)
+    groups = _group(x)
+    factors, validation = {g: 1.0 for g in sorted(set(groups))}, []
+    if survey is not None:  # predicted for the surveyed rows only: the calibration needs no other
+        rows = np.flatnonzero(np.isfinite(np.asarray(survey, dtype="float64")))
+        raw = np.expm1(regressor.predict(x.iloc[rows])).clip(min=0.0)
+        found, validation, _ = _calibrate(raw, np.asarray(survey, dtype="float64")[rows], groups[rows], crc[rows],
+                                          folds)
+        factors.update(found)
     return WalletFit(regressor=regressor, quantile=quantile, levels=levels, factors=factors, n_train=len(train),
                      seconds=round(time.monotonic() - started, 3), validation=validation)
 

@@ -146,7 +146,12 @@ def simulate_customers(window: Window, rng: np.random.Generator) -> Customers:
         "sigma"] * rng.normal(0.0, 1.0, n)
     share = 1.0 / (1.0 + np.exp(-(share_logit(acq, tenure_days / 365.25)
                                   + WALLET_SHARE["sigma"] * rng.normal(0.0, 1.0, n))))
-    lam = couple_gamma(lam, BGNBD["r"], BGNBD["alpha"], normal_scores(log_need + np.log(share)), WALLET_LAMBDA_RHO)
+    # normal scores within each customer type: lambda stays Gamma(r, alpha) among B2B and among B2C customers
+    # (B2B needs are larger; pooled scores would hand B2B the larger lambdas and bias a per-type BG/NBD fit)
+    score = np.empty(n)
+    for kind in (is_b2b, ~is_b2b):
+        score[kind] = normal_scores((log_need + np.log(share))[kind])
+    lam = couple_gamma(lam, BGNBD["r"], BGNBD["alpha"], score, WALLET_LAMBDA_RHO)
     return Customers(
         is_b2b=is_b2b,
         signup_s=signup_s,
