@@ -41,10 +41,11 @@ The generative model (all "true" parameters are the constants of :mod:`cvw.gener
   (customer-type weight x industry or age-band affinity x ``LogNormal(0, 0.3)``), whether the customer
   buys the category from us or not. A *share propensity* follows what we control: ``logit = -0.5 +
   acquisition channel + 0.15 * tenure years (capped at 6) + Normal(0, 0.6)``. The purchase rate
-  ``lambda`` is coupled to ``need + propensity`` by a Gaussian copula on normal scores within each customer type (rho 0.85): each
-  ``lambda`` is re-drawn as ``F^-1(Phi(rho * z + sqrt(1 - rho^2) * Phi^-1(F(lambda))))``, so it is still
-  exactly ``Gamma(r, alpha)`` among B2B and among B2C customers and BG/NBD holds, but customers with more need and a higher propensity buy
-  more. In a category the customer buys from us (preferred, weight ``w_c``) the expected yearly spend
+  ``lambda`` is coupled to ``need + propensity`` by a Gaussian copula on normal scores ranked within
+  each customer type (rho 0.85): each ``lambda`` is re-drawn as
+  ``F^-1(Phi(rho * z + sqrt(1 - rho^2) * Phi^-1(F(lambda))))``, so it is still exactly
+  ``Gamma(r, alpha)`` among B2B and among B2C customers and BG/NBD holds, but customers with more need
+  and a higher propensity buy more. In a category the customer buys from us (preferred, weight ``w_c``) the expected yearly spend
   with us is ``lambda * 365.25 * (p / nu) * w_c``; the category's wallet is never below that spend over
   ``WALLET_SHARE_MAX`` (0.95), and the true share is spend / wallet. So every customer x category has a
   wallet (``_ground_truth/wallets.parquet``, ``bought_from_us``), the share varies with channel and
