@@ -33,27 +33,25 @@ The generative model (all "true" parameters are the constants of :mod:`cvw.gener
 * **Cancelled orders** (~5% of orders) are extra orders on the day of a real purchase,
   earlier that day; they never change purchase days, so completed orders alone follow
   the BG/NBD process.
-* **Wallet** (issue 18; parameters ``WALLET_NEED``, ``WALLET_SHARE``, ``WALLET_SCALE``,
-  ``WALLET_SHARE_MAX``, ``WALLET_LAMBDA_RHO``, ``CATEGORY_NEED``). Every customer has a *need* (log
-  scale): for B2B ``0.6 * log(employees / 50)`` plus an industry effect, for B2C an age-band and an
-  occupation effect, for both a region effect, plus ``Normal(0, 0.35)``. The customer's wallet over all
-  categories is ``WALLET_SCALE[type] * exp(need)``, split over the eight categories by relative need
-  (customer-type weight x industry or age-band affinity x ``LogNormal(0, 0.3)``), whether the customer
-  buys the category from us or not. A *share propensity* follows what we control: ``logit = -0.5 +
-  acquisition channel + 0.15 * tenure years (capped at 6) + Normal(0, 0.6)``. The purchase rate
-  ``lambda`` is coupled to ``need + propensity`` by a Gaussian copula on normal scores ranked within
-  each customer type (rho 0.85): each ``lambda`` is re-drawn as
-  ``F^-1(Phi(rho * z + sqrt(1 - rho^2) * Phi^-1(F(lambda))))``, so it is still exactly
-  ``Gamma(r, alpha)`` among B2B and among B2C customers and BG/NBD holds, but customers with more need
-  and a higher propensity buy more. In a category the customer buys from us (preferred, weight ``w_c``) the expected yearly spend
-  with us is ``lambda * 365.25 * (p / nu) * w_c``; the category's wallet is never below that spend over
-  ``WALLET_SHARE_MAX`` (0.95), and the true share is spend / wallet. So every customer x category has a
-  wallet (``_ground_truth/wallets.parquet``, ``bought_from_us``), the share varies with channel and
-  tenure, and some customers have large wallets and small shares. The wallet grows with the category's
-  ``annual_growth_rate``: ``W(t) = W(end) * (1 + g) ** ((t - end) / 365.25)``. Surveys (10% of
-  customers, 1-3 categories each, any category) report ``W(survey_date) * LogNormal(0, 0.1)``; installed
-  base rows (30% of B2B customers, durable categories they buy from us) report
-  ``round(W(as_of) * replacement_cycle_years / avg_unit_price)`` units.
+* **Wallet** (issue 18; parameters ``WALLET_NEED``, ``WALLET_SHARE``, ``WALLET_SCALE``, ``WALLET_SHARE_MAX``,
+  ``WALLET_LAMBDA_RHO``, ``CATEGORY_NEED``). Every customer has a *need* (log scale): for B2B ``0.6 *
+  log(employees / 50)`` plus an industry effect, for B2C an age-band and an occupation effect, for both a
+  region effect, plus ``Normal(0, 0.35)``. The customer's wallet over all categories is ``WALLET_SCALE[type] *
+  exp(need)``, split over the eight categories by relative need (customer-type weight x industry or age-band
+  affinity x ``LogNormal(0, 0.3)``), whether the customer buys the category from us or not. A *share
+  propensity* follows what we control: ``logit = -0.5 + acquisition channel + 0.15 * tenure years (capped at
+  6) + Normal(0, 0.6)``. The purchase rate ``lambda`` is coupled to ``need + propensity`` by a Gaussian copula
+  on normal scores ranked within each customer type (rho 0.85): each ``lambda`` is re-drawn as ``F^-1(Phi(rho
+  * z + sqrt(1 - rho^2) * Phi^-1(F(lambda))))``, so it is still exactly ``Gamma(r, alpha)`` among B2B and
+  among B2C customers and BG/NBD holds, but customers with more need and a higher propensity buy more. In a
+  category the customer buys from us (preferred, weight ``w_c``) the expected yearly spend with us is ``lambda
+  * 365.25 * (p / nu) * w_c``; the category's wallet is never below that spend over ``WALLET_SHARE_MAX``
+  (0.95), and the true share is spend / wallet. So every customer x category has a wallet
+  (``_ground_truth/wallets.parquet``, ``bought_from_us``), the share varies with channel and tenure, and some
+  customers have large wallets and small shares. The wallet grows with the category's ``annual_growth_rate``:
+  ``W(t) = W(end) * (1 + g) ** ((t - end) / 365.25)``. Surveys (10% of customers, 1-3 categories each, any
+  category) report ``W(survey_date) * LogNormal(0, 0.1)``; installed base rows (30% of B2B customers, durable
+  categories they buy from us) report ``round(W(as_of) * replacement_cycle_years / avg_unit_price)`` units.
 * **Campaign response**: ``P(responded) = base[campaign_type] * channel[channel] *
   segment[customer_type]`` (table in ``params.json``). The campaign type is encoded in
   ``campaign_id`` = ``CMP-<monday YYYYMMDD>-<type code>``. A response is only attributed
