@@ -28,7 +28,10 @@ def _generated(root: Path) -> tuple[Path, date]:
     from cvw.generate import generate
 
     as_of = date(2025, 6, 30)
-    generate(root, customers=300, days=180, seed=3, end_date=as_of, bad_rows_rate=0.01)
+    # seed 4: on 300 customers the Gamma-Gamma fit of the first night needs enough repeat buyers with varied
+    # order values; seed 3's draw under the issue-18 generator had 117 and diverged (p -> 1e16), which the gate
+    # rightly refuses. This test is about engines agreeing on a publish, so it needs one that publishes.
+    generate(root, customers=300, days=180, seed=4, end_date=as_of, bad_rows_rate=0.01)
     return root, as_of
 
 
