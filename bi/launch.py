@@ -167,8 +167,9 @@ def _wal(db: Path) -> None:
 
     In SQLite's default rollback journal a write locks readers out: every dashboard open writes its event log
     and filter state while its ~25 other requests read chart and dataset metadata, and at 1M customers those
-    reads queued behind the writes (first chart query to last chart data 3.1-3.5 s before, 2.3-2.6 s after,
-    scripts/bench_bi.py). In WAL, readers never wait for a writer."""
+    reads queued behind the writes (first chart query to last chart data, scripts/bench_bi.py, the two modes
+    alternated in one run: mean 3.00 s before, 2.65 s after; README "Benchmarks"). In WAL, readers never wait
+    for a writer."""
     import sqlite3
 
     with closing(sqlite3.connect(db)) as con:

@@ -302,7 +302,7 @@ def test_choosing_a_customer_type_in_the_browser_redraws_the_charts_with_only_th
 
 def test_superset_s_metadata_db_lets_dashboard_reads_run_during_its_writes(bi):
     """bi/launch.py puts the SQLite metadata DB in WAL mode: an open's event-log and filter-state writes no longer
-    hold back the other requests' reads (scripts/bench_bi.py at 1M: 3.1-3.5 s to 2.3-2.6 s)."""
+    hold back the other requests' reads (scripts/bench_bi.py at 1M: mean 3.00 s to 2.65 s)."""
     import sqlite3
 
     s, _, _, _ = bi

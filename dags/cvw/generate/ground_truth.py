@@ -136,7 +136,7 @@ def _write_customers(path: Path, world: World) -> None:
             "p_dropout": pa.array(c.pdrop),
             "nu": pa.array(c.nu),
             "log_need": pa.array(c.log_need),
-            "share_propensity": pa.array(c.share),
+            "share_propensity": pa.array(c.share_propensity),
             "expected_order_value": pa.array(GAMMA_GAMMA["p"] / c.nu),
             "alive_at_end": pa.array(p.alive_at_end),
             "birth_date": pc.if_else(

@@ -73,9 +73,10 @@ class Customers:
     change_s: np.ndarray
     new_region: np.ndarray
     new_city: np.ndarray
-    # wallet drivers (simulation/drivers.py): log need, our share of the wallet, age band at the window's end
+    # wallet drivers (simulation/drivers.py): log need, the propensity to give us a share (it orders lambda; the
+    # true share is spend / wallet, simulation/wallet.py), age band at the window's end
     log_need: np.ndarray
-    share: np.ndarray
+    share_propensity: np.ndarray
     age_band: np.ndarray
 
 
@@ -138,19 +139,20 @@ def simulate_customers(window: Window, rng: np.random.Generator) -> Customers:
     new_region = (region + rng.integers(1, len(REGION_NAMES), n)) % len(REGION_NAMES)
     new_city = rng.integers(0, 3, n)
     # Wallet drivers (issue 18), drawn last so every draw above is unchanged: the customer's need (log scale) from
-    # who they are, our share from what we control, and lambda coupled to need x share (it stays Gamma(r, alpha)).
+    # who they are, the propensity to give us a share from what we control, and lambda coupled to need x propensity
+    # (it stays Gamma(r, alpha)).
     tenure_days = (window.horizon_s - signup_s) / DAY
     age_years = (age_days + tenure_days) / 365.25  # at the window's end
     region_now = np.where(changed, new_region, region)
     log_need = need_index(is_b2b, employees, industry, age_years, occupation, region_now) + WALLET_NEED[
         "sigma"] * rng.normal(0.0, 1.0, n)
-    share = 1.0 / (1.0 + np.exp(-(share_logit(acq, tenure_days / 365.25)
+    propensity = 1.0 / (1.0 + np.exp(-(share_logit(acq, tenure_days / 365.25)
                                   + WALLET_SHARE["sigma"] * rng.normal(0.0, 1.0, n))))
     # normal scores within each customer type: lambda stays Gamma(r, alpha) among B2B and among B2C customers
     # (B2B needs are larger; pooled scores would hand B2B the larger lambdas and bias a per-type BG/NBD fit)
     score = np.empty(n)
     for kind in (is_b2b, ~is_b2b):
-        score[kind] = normal_scores((log_need + np.log(share))[kind])
+        score[kind] = normal_scores((log_need + np.log(propensity))[kind])
     lam = couple_gamma(lam, BGNBD["r"], BGNBD["alpha"], score, WALLET_LAMBDA_RHO)
     return Customers(
         is_b2b=is_b2b,
@@ -184,7 +186,7 @@ def simulate_customers(window: Window, rng: np.random.Generator) -> Customers:
         new_region=new_region,
         new_city=new_city,
         log_need=log_need,
-        share=share,
+        share_propensity=propensity,
         age_band=age_band(age_years),
     )
 
