@@ -2,10 +2,10 @@
 ### customer_value_nightly
 
 Loads the day's CRM landing files, builds the customer facts and value models with dbt into the
-audit area (`dbt_build`), fits and scores the CLV models (`clv_fit`), builds what depends on CLV
-(segments, tiers, lifecycle: `dbt_build_value`), gates them with Great Expectations, then publishes
-them atomically to the `analytics` schema of `$CVW_PUBLISH_DIR/customer_value.duckdb` (what BI tools
-open, read-only).
+audit area (`dbt_build`), fits and scores the CLV models (`clv_fit`) and the wallet model
+(`wallet_fit`), builds what depends on them (wallets, segments, tiers, lifecycle: `dbt_build_value`),
+gates them with Great Expectations, then publishes them atomically to the `analytics` schema of
+`$CVW_PUBLISH_DIR/customer_value.duckdb` (what BI tools open, read-only).
 
 **Which day a run covers.** The as-of date D is the day of the run's `logical_date` (UTC). With the
 daily `CronDataIntervalTimetable("0 0 * * *")` the scheduled run for D starts just after midnight at the
@@ -108,7 +108,15 @@ def customer_value_nightly():
         return step_clv(settings.load(), as_of)
 
     @task
-    def dbt_build_value(clv: dict) -> dict:
+    def wallet_fit(clv: dict) -> dict:
+        from cvw import settings
+        from cvw.pipeline import step_wallet
+
+        as_of, _ = _as_of()
+        return step_wallet(settings.load(), as_of)
+
+    @task
+    def dbt_build_value(wallet: dict) -> dict:
         from cvw import settings
         from cvw.pipeline import step_build_value
 
@@ -124,12 +132,13 @@ def customer_value_nightly():
         return step_gate(settings.load(), as_of, run_id)
 
     @task(outlets=[ANALYTICS])
-    def publish(ingested: dict, built: dict, clv: dict, built_value: dict, gate: dict) -> dict:
+    def publish(ingested: dict, built: dict, clv: dict, wallet: dict, built_value: dict, gate: dict) -> dict:
         from cvw import settings
         from cvw.pipeline import step_publish_run
 
         as_of, run_id = _as_of()
-        steps = {"ingest": ingested, "build": built, "clv": clv, "build_value": built_value, "gate": gate}
+        steps = {"ingest": ingested, "build": built, "clv": clv, "wallet": wallet, "build_value": built_value,
+                 "gate": gate}
         summary = step_publish_run(settings.load(), as_of, run_id, steps)
         # downstream DAGs scheduled on the Asset see which date was published and whether it is current
         get_current_context()["outlet_events"][ANALYTICS].extra = {
@@ -153,9 +162,10 @@ def customer_value_nightly():
     ingested = ingest()
     built = dbt_build(ingested)
     clv = clv_fit(built)
-    built_value = dbt_build_value(clv)
+    wallet = wallet_fit(clv)
+    built_value = dbt_build_value(wallet)
     gate = quality_gate(built_value)
-    run_report(publish(ingested, built, clv, built_value, gate))
+    run_report(publish(ingested, built, clv, wallet, built_value, gate))
 
 
 customer_value_nightly()

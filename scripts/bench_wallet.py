@@ -1,21 +1,22 @@
-"""Benchmark (not a test): wallet estimates of `customer_wallet` (SPEC 4.6) against the generator's true wallets.
+"""Benchmark (not a test): the run's wallet estimates (SPEC 4.6, issue 18) against the generator's true wallets.
 
 Generates a data set (cvw.generate writes the true wallet of every customer x category, bought from us or not,
-to <landing>/_ground_truth/wallets.parquet), ingests it, builds `+customer_wallet` on DuckDB for D = the last day,
-and compares wallet_estimate with true_wallet: median absolute percentage error (MdAPE = median of
-|estimate - true| / true) per wallet_method and overall, next to the naive estimate "wallet = own 365-day
-spend" on the same rows. A row with no estimate (wallet_method none) counts as estimate 0 (error 100%), as the
-naive estimate does for a customer who did not buy. Peer variants (spend bands, quantile) are rebuilt on the
-same data.
+to <landing>/_ground_truth/wallets.parquet), ingests it and runs the build of D = the last day on DuckDB as the
+nightly run does (dbt core, CLV step, wallet step, dbt value), then builds the value models a second time with
+the wallet model's scores emptied: customer_wallet then falls back to what it gave before issue 18 (survey,
+installed base, peer quantile, none). Side by side, on the same rows:
+
+* MdAPE (median of |estimate - true| / true) per wallet_method and on the rows without a survey or installed base
+  (with and without our 365-day spend): the run's wallet, the peer quantile (before), naive "wallet = own
+  365-day spend"; a row without an estimate counts as 0 (error 100%), as naive does for a customer who did not
+  buy; coverage = true wallets that get an estimate;
+* the leave-survey-out error the run published (wallet_model_fit) beside the model's error against the true
+  wallets on the same surveyed rows;
+* how RAD strategies (customer_segments.rad_strategy) moved between the two wallets, customer by customer;
+* seconds of the wallet step (read, fit, scoring).
 
     python scripts/bench_wallet.py --customers 20000 --days 730
-    python scripts/bench_wallet.py --customers 20000 --spend-bands 1 3 5 10 --quantiles 0.75 0.9
-    python scripts/bench_wallet.py --customers 20000 --model 0.9 0.97   # the wallet model (cvw.wallet_model)
-
---model fits cvw.wallet_model at each quantile on the same build and prints, on the rows without a survey or
-installed base (what the model is for), its MdAPE beside naive and the peer quantile, with and without our
-365-day spend, its coverage, and its leave-survey-out error beside its error against the true wallets on the
-surveyed rows.
+    python scripts/bench_wallet.py --customers 20000 --quantiles 0.9 0.95 0.97 0.99   # wallet_model_quantile
 """
 
 from __future__ import annotations
@@ -23,26 +24,26 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
 WALLET_SQL = """
-select wallet.customer_id, wallet.category, cast(wallet.own_spend_365d as double) as own_spend_365d,
-       wallet.wallet_estimate, wallet.wallet_method, wallet.peer_group,
-       coalesce(spend.spend_lifetime > 0, false) as bought_before
-from marts.analytics.customer_wallet as wallet
-left join intermediate.int_customer_category_spend as spend
-    on wallet.customer_id = spend.customer_id and wallet.category = spend.category
+select customer_id, category, wallet_method, cast(wallet_estimate as double) as wallet_estimate,
+       cast(own_spend_365d as double) as own_spend_365d
+from marts.analytics.customer_wallet
 """
+MODEL_SQL = "select customer_id, category, model_wallet from wallet_model.scores"
+RAD_SQL = "select customer_id, rad_strategy from marts.analytics.customer_segments"
+FIT_SQL = "select * from wallet_model.fit where category = 'all' and customer_type = 'all'"
 
 
 def build(home: Path, customers: int, days: int, seed: int, end: date):
     from cvw import settings as cvw_settings
-    from cvw.dbt import run_dbt
     from cvw.generate import generate
-    from cvw.pipeline import new_run_id, step_ingest
+    from cvw.pipeline import new_run_id, step_build_core, step_clv, step_ingest
 
     landing = home / "landing"
     t0 = time.perf_counter()
@@ -51,131 +52,108 @@ def build(home: Path, customers: int, days: int, seed: int, end: date):
     s = cvw_settings.load(home=home, landing_dir=landing, warehouse=home / "warehouse" / "cvw.duckdb", target="duckdb")
     step_ingest(s, new_run_id(end))
     t2 = time.perf_counter()
-    run_dbt(s, ["--quiet", "build", "--select", "+customer_wallet", "--indirect-selection", "cautious"], end)
+    step_build_core(s, end)
+    step_clv(s, end)
     t3 = time.perf_counter()
-    print(f"generate {t1 - t0:.1f}s, ingest {t2 - t1:.1f}s, dbt build +customer_wallet {t3 - t2:.1f}s")
+    print(f"generate {t1 - t0:.1f}s, ingest {t2 - t1:.1f}s, dbt core + CLV {t3 - t2:.1f}s")
     return s, landing
 
 
-def rebuild(s, end: date, bands: int, quantile: float) -> None:
-    from cvw.dbt import run_dbt
-
-    run_dbt(s, ["--quiet", "run", "--select", "int_wallet_peers", "customer_wallet"], end,
-            extra_vars={"wallet_peer_spend_bands": bands, "wallet_peer_quantile": quantile})
-
-
-def estimates(s):
+def read(s, sql: str):
     from cvw import db
 
-    with db.connect_warehouse(s.warehouse, read_only=True) as con:  # copes with dbt-duckdb's open connection
-        return con.execute(WALLET_SQL).df()
-
-
-def evaluate(truth, wallet):
-    """Rows = the true wallets (every customer x category); returns (table rows, overall dict)."""
-    import numpy as np
-
-    df = truth.merge(wallet, on=["customer_id", "category"], how="left", indicator=True)
-    missing = int((df["_merge"] != "both").sum())
-    df["wallet_method"] = df["wallet_method"].fillna("none")
-    df["own_spend_365d"] = df["own_spend_365d"].fillna(0.0)
-    df["ours"] = df["wallet_estimate"].fillna(0.0)
-    w = df["true_wallet"]
-    df["ape_ours"] = (df["ours"] - w).abs() / w
-    df["ape_naive"] = (df["own_spend_365d"] - w).abs() / w
-    df["ratio_ours"] = df["ours"] / w
-
-    def row(name, part):
-        ours, naive = float(np.median(part["ape_ours"])), float(np.median(part["ape_naive"]))
-        return {
-            "rows": name,
-            "n": len(part),
-            "mdape_ours": ours,
-            "mdape_naive": naive,
-            "improvement": naive / ours if ours > 0 else float("inf"),
-            "median_est_over_true": float(np.median(part["ratio_ours"])),
-            "wape_ours": float((part["ours"] - part["true_wallet"]).abs().sum() / part["true_wallet"].sum()),
-            "wape_naive": float((part["own_spend_365d"] - part["true_wallet"]).abs().sum() / part["true_wallet"].sum()),
-        }
-
-    table = [row(m, df[df["wallet_method"] == m]) for m in ("survey", "installed_base", "peer_quantile", "none")
-             if (df["wallet_method"] == m).any()]
-    table.append(row("with an estimate", df[df["wallet_method"] != "none"]))
-    # what issue 18 asks about: rows without a survey or installed base, with and without our 365-day spend
-    rest = df[~df["wallet_method"].isin(("survey", "installed_base"))]
-    table.append(row("no survey/IB, spend", rest[rest["own_spend_365d"] > 0]))
-    table.append(row("no survey/IB, none", rest[rest["own_spend_365d"] <= 0]))
-    table.append(row("all true wallets", df))
-    peer = df[df["wallet_method"] == "peer_quantile"]
-    grid = np.round(np.arange(1.0, 5.01, 0.1), 1)
-    errors = [float(np.median((k * peer["own_spend_365d"] - peer["true_wallet"]).abs() / peer["true_wallet"]))
-              for k in grid]
-    none = df[df["wallet_method"] == "none"]
-    info = {
-        "truth_rows": len(df),
-        "truth_rows_missing_in_customer_wallet": missing,
-        "coverage": float((df["wallet_method"] != "none").mean()),  # true wallets that get an estimate
-        # reference: the best multiple k x own spend on the peer rows, chosen in hindsight with the true wallets
-        "peer_rows_best_hindsight_k": float(grid[int(np.argmin(errors))]),
-        "peer_rows_best_hindsight_mdape": min(errors),
-        "none_rows_category_bought_before_window": int(none["bought_before"].fillna(False).sum()),
-        "none_rows_never_bought_category": int((~none["bought_before"].fillna(False).astype(bool)).sum()),
-    }
-    return table, info
-
-
-def model(s, end: date, truth, quantile: float) -> dict:
-    """Fit cvw.wallet_model on the build and compare it with the truth, naive and today's estimate."""
-    import numpy as np
-    import pandas as pd
-    from cvw import db, wallet_model
-
     with db.connect_warehouse(s.warehouse, read_only=True) as con:
-        features = con.sql(wallet_model.FEATURE_SQL.format(as_of=f"date '{end}'")).to_arrow_table()
-        current = con.execute(WALLET_SQL).df()
-    keys = features.select(["customer_id", "category"]).to_pandas()
-    current = keys.merge(current, on=["customer_id", "category"], how="left")
-    survey = np.where(current["wallet_method"] == "survey", current["wallet_estimate"].astype(float), np.nan)
-    fitted = wallet_model.fit(features, survey=survey, quantile=quantile)
-    df = current.assign(model=wallet_model.predict(fitted, features)).merge(
-        truth, on=["customer_id", "category"], how="inner")
+        return con.execute(sql).df()
+
+
+def run_wallet(s, end: date, quantile: float | None) -> dict:
+    """The wallet step (at `quantile`, else the default) and the value build; what the run gave."""
+    from cvw.pipeline import step_build_value, step_wallet
+
+    if quantile is not None:
+        os.environ["CVW_DBT_VARS"] = json.dumps({"wallet_model_quantile": quantile})
+    try:
+        step = step_wallet(s, end)
+        step_build_value(s, end)
+    finally:
+        os.environ.pop("CVW_DBT_VARS", None)
+    return {"step": step, "wallet": read(s, WALLET_SQL), "model": read(s, MODEL_SQL), "rad": read(s, RAD_SQL),
+            "fit": read(s, FIT_SQL).iloc[0].to_dict()}
+
+
+def without_model(s, end: date) -> dict:
+    """The value build with wallet_model.scores emptied: customer_wallet as before issue 18."""
+    from cvw.engines import get_engine
+    from cvw.engines.base import arrow_schema
+    from cvw.pipeline import step_build_value
+    from cvw.wallet_model import SCORE_COLUMNS
+
+    engine = get_engine(s)
+    try:
+        engine.write_arrow(arrow_schema(SCORE_COLUMNS).empty_table(), "wallet_model", "scores")
+    finally:
+        engine.close()
+    step_build_value(s, end)
+    return {"wallet": read(s, WALLET_SQL), "rad": read(s, RAD_SQL)}
+
+
+def compare(truth, new: dict, old: dict) -> dict:
+    """MdAPE of the run's wallet, the peer quantile (before) and naive on the true wallets' rows."""
+    import numpy as np
+
+    df = truth.merge(new["wallet"], on=["customer_id", "category"], how="left")
+    df = df.merge(old["wallet"][["customer_id", "category", "wallet_method", "wallet_estimate"]]
+                  .rename(columns={"wallet_method": "method_before", "wallet_estimate": "before"}),
+                  on=["customer_id", "category"], how="left")
+    df = df.merge(new["model"], on=["customer_id", "category"], how="left")
     w = df["true_wallet"]
-    rest = ~df["wallet_method"].isin(("survey", "installed_base"))
-    spend = df["own_spend_365d"].fillna(0) > 0
+    own = df["own_spend_365d"].fillna(0.0)
+    estimates = {"run": df["wallet_estimate"].fillna(0.0), "before": df["before"].fillna(0.0), "naive": own}
 
     def mdape(est, rows) -> float:
-        return float(np.median((est[rows] - w[rows]).abs() / w[rows]))
+        return float(np.median((est[rows] - w[rows]).abs() / w[rows])) if rows.any() else float("nan")
 
-    out = {"quantile": quantile, "fit_seconds": fitted.seconds, "train_rows": fitted.n_train,
-           "coverage": float(df["model"].gt(0).mean()), "rows": []}
-    for name, rows in (("no survey/IB, spend", rest & spend), ("no survey/IB, none", rest & ~spend),
-                       ("no survey/IB, all", rest)):
-        naive, peer = df["own_spend_365d"].fillna(0), df["wallet_estimate"].fillna(0).astype(float)
-        out["rows"].append({"rows": name, "n": int(rows.sum()), "mdape_model": mdape(df["model"], rows),
-                            "mdape_naive": mdape(naive, rows), "mdape_today": mdape(peer, rows)})
-    surveyed = df["wallet_method"] == "survey"
-    overall = fitted.validation[-1]
-    out["leave_survey_out_mdape"] = overall["mdape_leave_survey_out"]
-    out["model_vs_truth_on_surveyed_rows"] = mdape(df["model"], surveyed)
-    print(f"\nwallet model, quantile {quantile}: fit {fitted.seconds:.1f}s on {fitted.n_train} rows, coverage "
-          f"{out['coverage']:.1%} of {len(df)} true wallets")
-    print(f"{'rows':<22}{'n':>8}{'MdAPE model':>13}{'naive':>8}{'today':>8}{'model vs naive':>16}")
-    for r in out["rows"]:
-        print(f"{r['rows']:<22}{r['n']:>8}{r['mdape_model']:>12.1%}{r['mdape_naive']:>8.1%}{r['mdape_today']:>8.1%}"
-              f"{r['mdape_naive'] / r['mdape_model']:>15.2f}x")
-    print(f"leave-survey-out MdAPE (vs what surveyed customers reported) {out['leave_survey_out_mdape']:.1%}; "
-          f"model vs the true wallets on the same rows {out['model_vs_truth_on_surveyed_rows']:.1%}")
-    print(pd.DataFrame(fitted.validation[:-1]).to_string(index=False))
-    return out
+    method = df["wallet_method"].fillna("none")
+    rest = ~method.isin(("survey", "installed_base"))
+    parts = [(m, method == m) for m in ("survey", "installed_base", "model_quantile", "peer_quantile", "none")
+             if (method == m).any()]
+    parts += [("no survey/IB, spend", rest & (own > 0)), ("no survey/IB, none", rest & (own <= 0)),
+              ("no survey/IB, all", rest), ("all true wallets", method.notna())]
+    table = [{"rows": name, "n": int(rows.sum()), **{k: mdape(e, rows) for k, e in estimates.items()}}
+             for name, rows in parts]
+    surveyed = method == "survey"
+    return {
+        "truth_rows": len(df),
+        "coverage_run": float((method != "none").mean()),
+        "coverage_before": float((df["method_before"].fillna("none") != "none").mean()),
+        "leave_survey_out_mdape": new["fit"]["mdape_leave_survey_out"],
+        "model_vs_truth_on_surveyed_rows": mdape(df["model_wallet"].astype(float), surveyed),
+        "surveys": int(surveyed.sum()),
+        "table": table,
+    }
 
 
-def show(title: str, table: list[dict]) -> None:
+def rad_shift(new, old):
+    """Customers per (RAD before, RAD with the model)."""
+    import pandas as pd
+
+    both = old.merge(new, on="customer_id", suffixes=("_before", "_now"))
+    return pd.crosstab(both["rad_strategy_before"], both["rad_strategy_now"], margins=True, margins_name="total")
+
+
+def show(title: str, result: dict, step: dict) -> None:
     print(f"\n{title}")
-    print(f"{'rows':<20}{'n':>8}{'MdAPE ours':>12}{'MdAPE naive':>13}{'improvement':>13}{'median est/true':>17}"
-          f"{'WAPE ours':>11}{'WAPE naive':>12}")
-    for r in table:
-        print(f"{r['rows']:<20}{r['n']:>8}{r['mdape_ours']:>11.1%}{r['mdape_naive']:>13.1%}"
-              f"{r['improvement']:>12.2f}x{r['median_est_over_true']:>17.3f}{r['wape_ours']:>11.1%}{r['wape_naive']:>12.1%}")
+    print(f"{'rows':<22}{'n':>9}{'MdAPE run':>11}{'peers (before)':>16}{'naive':>8}{'vs naive':>10}{'vs before':>11}")
+    for r in result["table"]:
+        print(f"{r['rows']:<22}{r['n']:>9}{r['run']:>10.1%}{r['before']:>16.1%}{r['naive']:>8.1%}"
+              f"{r['naive'] / r['run']:>9.2f}x{r['before'] / r['run']:>10.2f}x")
+    print(f"coverage of the {result['truth_rows']} true wallets: {result['coverage_run']:.1%} "
+          f"(before: {result['coverage_before']:.1%})")
+    print(f"leave-survey-out MdAPE (published, wallet_model_fit): {result['leave_survey_out_mdape']:.1%}; the model "
+          f"against the true wallets on the same {result['surveys']} surveyed rows: "
+          f"{result['model_vs_truth_on_surveyed_rows']:.1%}")
+    print(f"wallet step: read {step['read_seconds']:.1f}s, fit {step['fit_seconds']:.1f}s on {step['training_rows']} "
+          f"rows, {step['rows_scored']} rows scored, {step['seconds']:.1f}s in all")
 
 
 def main() -> None:
@@ -184,10 +162,8 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=730)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--end-date", type=date.fromisoformat, default=date(2025, 12, 31), help="last day = D")
-    ap.add_argument("--spend-bands", type=int, nargs="+", default=[5, 1],
-                    help="wallet_peer_spend_bands variants (1 = plain SPEC segment peers); first = the build's")
-    ap.add_argument("--quantiles", type=float, nargs="+", default=[0.9], help="wallet_peer_quantile variants")
-    ap.add_argument("--model", type=float, nargs="*", help="also fit cvw.wallet_model at these quantiles")
+    ap.add_argument("--quantiles", type=float, nargs="*", default=[],
+                    help="also run the wallet step at these wallet_model_quantile values (default: the project's)")
     ap.add_argument("--home", type=Path, help="work folder (default: a new temp folder)")
     ap.add_argument("--reuse", action="store_true", help="reuse --home's build (same arguments) instead of a new one")
     ap.add_argument("--json", action="store_true", help="also print the results as JSON")
@@ -210,26 +186,20 @@ def main() -> None:
     assert (pd.to_datetime(truth["as_of_date"]).dt.date == args.end_date).all()
     truth = truth[["customer_id", "category", "true_wallet"]]
 
+    first = run_wallet(s, args.end_date, None)  # the run's wallets (the project's defaults)
+    old = without_model(s, args.end_date)  # then, on the same build, what the run gave before issue 18
     results = []
-    for bands in args.spend_bands:
-        for q in args.quantiles:
-            rebuild(s, args.end_date, bands, q)
-            table, info = evaluate(truth, estimates(s))
-            results.append({"wallet_peer_spend_bands": bands, "wallet_peer_quantile": q, **info, "table": table})
-            show(f"wallet_peer_spend_bands = {bands}, wallet_peer_quantile = {q} "
-                 f"({info['truth_rows']} true wallets, {info['truth_rows_missing_in_customer_wallet']} without a row, "
-                 f"coverage {info['coverage']:.1%})",
-                 table)
-            print(f"peer rows, best hindsight multiple of own spend: {info['peer_rows_best_hindsight_k']} x own -> "
-                  f"MdAPE {info['peer_rows_best_hindsight_mdape']:.1%}; none rows: "
-                  f"{info['none_rows_category_bought_before_window']} bought the category only before the window, "
-                  f"{info['none_rows_never_bought_category']} never bought it")
-    for q in args.model or []:
-        results.append(model(s, args.end_date, truth, q))
+    for q in [None, *args.quantiles]:
+        new = first if q is None else run_wallet(s, args.end_date, q)
+        result = compare(truth, new, old)
+        results.append({"wallet_model_quantile": q or "default", **result, "step": new["step"]})
+        show(f"wallet_model_quantile = {q or 'the default'}", result, new["step"])
+        if q is None:
+            print("\nRAD strategy per customer: rows = with the peer quantile (before), columns = with the model")
+            print(rad_shift(new["rad"], old["rad"]).to_string())
     if args.json:
-        print(json.dumps(results, indent=1))
+        print(json.dumps(results, indent=1, default=str))
 
 
 if __name__ == "__main__":
     main()
-

@@ -31,7 +31,7 @@ GENERATED_NIGHTS = (GENERATED_END - timedelta(days=1), GENERATED_END)
 # Tests run the product's defaults. landing_small has four customers, too few to fit the CLV models, so the
 # fixtures that build it (and only those) publish without CLV; test_scoring checks that the default
 # (clv_fit_required: true) fails loudly on such data.
-TINY_VARS = '{"clv_fit_required": false}'
+TINY_VARS = '{"clv_fit_required": false, "wallet_model_required": false}'
 
 
 @contextlib.contextmanager

@@ -85,6 +85,16 @@ def test_every_publish_writes_a_report_whose_numbers_equal_the_published_tables(
     assert dict(headroom) == dict(query(db, (
         "select category, sum(wallet_headroom) from analytics.customer_wallet where wallet_method <> 'none' "
         "group by 1")))
+    # the wallet model's held-out error per category and customer type, and the KPI, as published
+    errors = {(c, k): e for c, k, e in query(db, (
+        "select category, customer_type, mdape_leave_survey_out from analytics.wallet_model_fit "
+        "where category <> 'all' and customer_type <> 'all' and surveys > 0"))}
+    assert {(r["category"], r["customer_type"]): r["mdape_leave_survey_out"]
+            for r in data["figures"]["wallet_model"]} == pytest.approx(errors, rel=1e-12)
+    assert len(errors) >= 8
+    assert data["kpis"]["wallet_model_error"] == pytest.approx(query(db, (
+        "select mdape_leave_survey_out from analytics.wallet_model_fit where category = 'all' "
+        "and customer_type = 'all'"))[0][0], rel=1e-12)
     # the audience per channel equals the activation files written by the publish (counted from the files)
     per_channel = Counter()
     for r in data["figures"]["audience"]:

@@ -1,5 +1,6 @@
-"""The CLV step between the dbt phases (cvw.scoring): fit on the warehouse's activity summary, score in
-streamed Arrow batches, and the models that read it (customer_clv, clv_model_fit)."""
+"""The Python steps between the dbt phases (cvw.scoring): the CLV step fits on the warehouse's activity summary,
+scores in streamed Arrow batches, and the models that read it (customer_clv, clv_model_fit); the wallet step
+on too little data (its numbers: tests/test_wallet_model.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import date
 import numpy as np
 import pytest
 from cvw import clv, db
-from cvw.pipeline import step_build_core, step_clv, step_ingest
+from cvw.pipeline import step_build_core, step_build_value, step_clv, step_ingest, step_wallet
 
 from tests.helpers import make_settings, query
 
@@ -124,3 +125,28 @@ def test_too_few_repeat_buyers_fails_the_run_with_what_to_do(workspace, monkeypa
     rows = query(workspace.warehouse, "select count(*), count(value), bool_or(converged), min(message) from clv.model_fit")
     assert rows[0][:3] == (7, 0, False) and "not fitted" in rows[0][3]
     assert query(workspace.warehouse, "select count(p_alive) from clv.customer_scores") == [(0,)]
+
+
+def test_too_little_data_for_the_wallet_model_fails_the_run_or_falls_back_to_peers(workspace, monkeypatch):
+    """landing_small: too few rows with spend to fit the wallet model. By default (wallet_model_required) the
+    step stops the run and says which var to set; with it false, wallet_model_fit says why, nothing is scored and
+    customer_wallet falls back to the peer quantile for what was bought in the window."""
+    from cvw.wallet_model import WalletFitError
+
+    as_of = date(2025, 1, 3)
+    monkeypatch.setenv("CVW_DBT_VARS", '{"clv_fit_required": false}')
+    step_ingest(workspace, "few")
+    step_build_core(workspace, as_of)
+    step_clv(workspace, as_of)
+    with pytest.raises(WalletFitError, match="wallet_model_required"):
+        step_wallet(workspace, as_of)
+    monkeypatch.setenv("CVW_DBT_VARS", '{"clv_fit_required": false, "wallet_model_required": false}')
+    result = step_wallet(workspace, as_of)
+    assert not result["fitted"] and result["rows_scored"] == 0
+    fit = query(workspace.warehouse, "select category, customer_type, fitted, message from wallet_model.fit")
+    assert len(fit) == 1 and fit[0][:3] == ("all", "all", False) and "not fitted" in fit[0][3]
+    step_build_value(workspace, as_of)
+    methods = dict(query(workspace.warehouse, "select wallet_method, count(*) from marts.analytics.customer_wallet "
+                                              "group by 1"))
+    assert "model_quantile" not in methods and methods.get("peer_quantile", 0) > 0, methods
+    assert query(workspace.warehouse, "select bool_and(not fitted) from marts.analytics.wallet_model_fit") == [(True,)]

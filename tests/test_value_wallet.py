@@ -1,6 +1,8 @@
 """Wallet and share of wallet (SPEC 4.6): the seed equals the generator's categories, and on generated data the
 published customer_wallet / int_wallet_peers / int_customer_wallet_rollup equal an independent pandas/numpy
-recomputation of the rules (peer quantiles with numpy.quantile, method precedence, growth, cap, roll-up)."""
+recomputation of the rules (peer quantiles with numpy.quantile, method precedence survey > installed base >
+wallet model > peers, growth, cap, confidence, roll-up). The wallet model's own numbers are checked in
+tests/test_wallet_model.py."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from tests.helpers import REPO, make_settings
 SEED_CSV = REPO / "dbt_project" / "seeds" / "category_parameters.csv"
 AS_OF = date(2025, 10, 31)  # before the data's end, so surveys / installed base / orders after D exist
 Q, MIN_PEERS, BANDS, MAX_AGE, WINDOW = 0.9, 30, 5, 730, 365  # the defaults of dbt_project.yml / the models
+MEDIUM_ERROR = 0.25  # wallet_model_medium_confidence_max_error
 
 
 @pytest.mark.unit
@@ -32,17 +35,22 @@ def test_seed_equals_generator_categories():
 @pytest.fixture(scope="module")
 def wallet_run(tmp_path_factory):
     """Generated data (4,000 customers, 500 days to 2025-12-31), ingested and built up to the wallet roll-up
-    for D = 2025-10-31. Only the wallet's upstream is built, so other models' work cannot break this test."""
+    for D = 2025-10-31, the wallet step between the grid and customer_wallet. Only the wallet's upstream is
+    built, so other models' work cannot break this test."""
     from cvw.dbt import run_dbt
     from cvw.engines import get_engine
     from cvw.generate import generate
-    from cvw.pipeline import new_run_id, step_ingest
+    from cvw.pipeline import new_run_id, step_ingest, step_wallet
 
     home = tmp_path_factory.mktemp("wallet")
     generate(home / "landing", customers=4000, days=500, seed=5, end_date=date(2025, 12, 31), bad_rows_rate=0.005)
     s = make_settings(home)
     step_ingest(s, new_run_id(AS_OF))
-    run_dbt(s, ["build", "--select", "+int_customer_wallet_rollup", "--indirect-selection", "cautious"], AS_OF)
+    run_dbt(s, ["build", "--select", "+int_wallet_grid", "+int_wallet_peers", "+int_crm__installed_base_validated",
+                "--indirect-selection", "cautious", "--exclude", "test_type:unit"], AS_OF)
+    step_wallet(s, AS_OF)
+    run_dbt(s, ["build", "--select", "customer_wallet", "int_customer_wallet_rollup", "--indirect-selection",
+                "cautious", "--exclude", "test_type:unit"], AS_OF)
     engine = get_engine(s)
     try:
         frames = {
@@ -50,6 +58,7 @@ def wallet_run(tmp_path_factory):
             for name, sql in {
                 "wallet": "select * from marts.analytics.customer_wallet",
                 "peers": "select * from intermediate.int_wallet_peers",
+                "model": "select * from wallet_model.scores",
                 "rollup": "select * from intermediate.int_customer_wallet_rollup",
                 "customers": "select customer_id, customer_type, region, industry, size_band from marts.analytics.dim_customers",
                 "lines": "select customer_id, category, order_date, line_revenue from marts.analytics.fct_order_lines "
@@ -206,6 +215,9 @@ def test_methods_growth_and_cap_match_an_independent_recomputation(wallet_run):
         for r in ib.itertuples() if r.category in CATEGORIES
     }
     peers = _expected_peers(wallet_run).set_index(["customer_id", "category"])["peer_quantile"].to_dict()
+    model = wallet_run["model"].set_index(["customer_id", "category"])
+    assert len(model) == len(wallet)  # the model scores every customer x category
+    model_wallet, model_error = model["model_wallet"].to_dict(), model["model_error"].to_dict()
 
     seen = set()
     for key, row in wallet.iterrows():
@@ -215,6 +227,8 @@ def test_methods_growth_and_cap_match_an_independent_recomputation(wallet_run):
             method, (est, src) = "survey", survey[key]
         elif key in installed:
             method, (est, src) = "installed_base", installed[key]
+        elif key in model_wallet:
+            method, est, src = "model_quantile", model_wallet[key], None
         elif key in peers:
             method, est, src = "peer_quantile", peers[key], None
         else:
@@ -222,8 +236,12 @@ def test_methods_growth_and_cap_match_an_independent_recomputation(wallet_run):
         seen.add(method)
         assert row["wallet_method"] == method, key
         confidence = None if pd.isna(row["wallet_confidence"]) else row["wallet_confidence"]
-        assert confidence == {"survey": "high", "installed_base": "medium",
-                                            "peer_quantile": "low"}.get(method), key
+        error = model_error.get(key) if method == "model_quantile" else None
+        error = None if error is None or pd.isna(error) else error
+        assert confidence == {"survey": "high", "installed_base": "medium", "peer_quantile": "low",
+                              "model_quantile": "medium" if error is not None and error <= MEDIUM_ERROR else "low",
+                              }.get(method), key
+        assert (pd.isna(row["wallet_expected_error"]) and error is None) or row["wallet_expected_error"] == error
         if est is None:
             assert pd.isna(row["wallet_estimate"]) and pd.isna(row["share_of_wallet"]) and not row["wallet_capped"]
             assert mine == 0
@@ -236,7 +254,8 @@ def test_methods_growth_and_cap_match_an_independent_recomputation(wallet_run):
         assert bool(row["wallet_capped"]) == (method_estimate < mine), key
         assert row["wallet_headroom"] == pytest.approx(row["wallet_estimate"] - mine, abs=1e-9), key
         assert (pd.isna(row["source_date"]) and src is None) or pd.Timestamp(row["source_date"]).date() == src
-    assert seen == {"survey", "installed_base", "peer_quantile", "none"}
+    # the fitted model covers every row: peers (the fallback without a model) and `none` do not occur
+    assert seen == {"survey", "installed_base", "model_quantile"}
     assert wallet["wallet_capped"].any()
 
 
@@ -283,4 +302,5 @@ def test_rollup_is_the_sum_of_the_categories(wallet_run):
     total = rollup["wallet_total"]
     share = (rollup["own_spend_365d"].astype(float) / total).where(total > 0).clip(upper=1.0)
     np.testing.assert_allclose(rollup["share_of_wallet"].astype(float), share, rtol=1e-12)
-    assert rollup["has_known_wallet"].any() and (rollup["wallet_total"] == 0).any()
+    assert rollup["has_known_wallet"].any() and not rollup["has_known_wallet"].all()
+    assert (rollup["categories_with_wallet"] > rollup["categories_bought_365d"]).all()  # wallets for non-buyers

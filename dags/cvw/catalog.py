@@ -27,6 +27,7 @@ PUBLISHED: tuple[PublishedTable, ...] = (
     PublishedTable("customer_wallet", ("customer_id", "category")),
     PublishedTable("customer_clv", ("customer_id",)),
     PublishedTable("clv_model_fit", ("model", "parameter"), never_empty=True),
+    PublishedTable("wallet_model_fit", ("category", "customer_type"), never_empty=True),
     PublishedTable("customer_segments", ("customer_id",), never_empty=True),
     PublishedTable("purchase_decile_summary", ("purchase_decile",)),
     PublishedTable("pareto_summary", ("as_of_date",), never_empty=True),

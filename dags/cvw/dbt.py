@@ -16,8 +16,9 @@ from cvw.settings import DBT_PROJECT_DIR, Settings
 log = logging.getLogger(__name__)
 
 
-# dbt selector of the models that read the CLV step's tables (`source('clv', ...)`) and everything after them
-CLV_DOWNSTREAM = "source:clv+"
+# dbt selector of the models that read the Python steps' tables (`source('clv', ...)`, `source('wallet_model',
+# ...)`) and everything after them: the value build, after the CLV and wallet steps
+CLV_DOWNSTREAM = "source:clv+ source:wallet_model+"
 # dbt unit tests check SQL logic on fixed inputs, not the night's data: the runs skip them and CI runs them
 # (`dbt test --select test_type:unit`, tests/test_dbt_unit_tests.py), as dbt recommends for production
 UNIT_TESTS = "test_type:unit"

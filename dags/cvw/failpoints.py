@@ -16,6 +16,7 @@ POINTS = (
     "ingest.before_commit",  # every new file's rows, drift and manifest rows written, not yet committed
     "ingest.between_groups",  # one group of files written (uncommitted), the next not started
     "clv.after_fit",  # model fitted, scores not written
+    "wallet.after_fit",  # wallet model fitted, its fit and scores not written
     "gate.between_tables",  # the gate has validated some tables
     "publish.after_history_files",  # D's history Parquet file written, no published file references it
     "publish.copying_tables",  # the new published file is copied, its history and log not yet added

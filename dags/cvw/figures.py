@@ -162,6 +162,22 @@ def _draw_wallet(ax, rows: list[dict]) -> None:
     ax.legend(frameon=False, title="wallet method")
 
 
+def _draw_wallet_model(ax, rows: list[dict]) -> None:
+    import numpy as np
+
+    categories = sorted({r["category"] for r in rows}, key=_label)
+    kinds = sorted({r["customer_type"] for r in rows}, key=_label)
+    pos = np.arange(len(categories))
+    width = 0.8 / max(len(kinds), 1)
+    for i, kind in enumerate(kinds):
+        errors = {r["category"]: r["mdape_leave_survey_out"] for r in rows if r["customer_type"] == kind}
+        ax.bar(pos + i * width - 0.4 + width / 2, [100 * num(errors.get(c)) for c in categories], width,
+               label=_label(kind))
+    ax.set_xticks(pos, [_label(c) for c in categories], rotation=30)
+    ax.set_ylabel("median error vs held-out surveys (%)")
+    ax.legend(frameon=False, title="customer type")
+
+
 def _draw_clv(ax, rows: list[dict]) -> None:
     _bars(ax, rows, "value_tier", [("clv_12m", "CLV, next 12 months (sum)")], "amount")
     ax.set_xlabel("value tier")
@@ -220,7 +236,15 @@ FIGURES: tuple[Figure, ...] = (
         "from analytics.customer_wallet where wallet_method <> 'none' "
         "group by category, wallet_method order by category, wallet_method"),
         ("category", "wallet_method", "customers", "wallet_headroom"), _draw_wallet,
-        "Where the money we do not get yet is: survey and installed base first, peers' spend otherwise."),
+        "Where the money we do not get yet is: survey and installed base first, the wallet model otherwise (every "
+        "customer x category, bought from us or not)."),
+    Figure("wallet_model", "Wallet model: error against held-out surveys", (
+        "select category, customer_type, surveys, mdape_leave_survey_out from analytics.wallet_model_fit "
+        "where category <> 'all' and customer_type <> 'all' and surveys > 0 order by category, customer_type"),
+        ("category", "customer_type", "surveys", "mdape_leave_survey_out"), _draw_wallet_model,
+        "How far the model's wallet is from what surveyed customers reported (median absolute percentage error), "
+        "each survey's wallet calibrated without its own fold of surveys: the wallet_expected_error of the "
+        "model's rows."),
     Figure("clv_tier", "CLV by value tier", (
         "select value_tier, count(*) as customers, sum(clv_12m) as clv_12m from {seg} "
         "group by value_tier order by value_tier"),

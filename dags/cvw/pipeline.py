@@ -1,5 +1,6 @@
 """The steps of a run for as-of date D: ingest -> dbt build (facts and value models) -> CLV fit and
-scoring -> dbt build (what depends on CLV) -> quality gate -> publish.
+scoring -> wallet model fit and scoring -> dbt build (what depends on CLV and the wallet model) -> quality
+gate -> publish.
 
 The CLI (`cvw run`) and the Airflow DAG call these same functions. Each step returns a small JSON-able
 summary (the DAG passes them on through XCom) and raises on failure, so nothing after a failed step runs.
@@ -70,8 +71,17 @@ def step_clv(settings: Settings, as_of: date) -> dict:
     return clv(settings, as_of)
 
 
+def step_wallet(settings: Settings, as_of: date) -> dict:
+    """Fit the high-quantile wallet model on int_wallet_grid, validate it leave-survey-out and score every
+    customer x category (cvw.scoring.step_wallet)."""
+    from cvw.scoring import step_wallet as wallet
+
+    return wallet(settings, as_of)
+
+
 def step_build_value(settings: Settings, as_of: date) -> dict:
-    """dbt build of the models that read the CLV step's output (customer_clv, segments, history...)."""
+    """dbt build of the models that read the CLV and wallet steps' output (customer_clv, customer_wallet,
+    segments, history...)."""
     from cvw.dbt import CLV_DOWNSTREAM, UNIT_TESTS, run_dbt
 
     result = run_dbt(settings, ["build", "--select", CLV_DOWNSTREAM, "--exclude", UNIT_TESTS], as_of=as_of)
@@ -79,10 +89,11 @@ def step_build_value(settings: Settings, as_of: date) -> dict:
 
 
 def step_build(settings: Settings, as_of: date, full_refresh: bool = False) -> dict:
-    """The whole build for D: dbt (core) -> CLV -> dbt (value). What `cvw build` runs."""
+    """The whole build for D: dbt (core) -> CLV -> wallet model -> dbt (value). What `cvw build` runs."""
     return {
         "core": step_build_core(settings, as_of, full_refresh),
         "clv": step_clv(settings, as_of),
+        "wallet": step_wallet(settings, as_of),
         "value": step_build_value(settings, as_of),
     }
 
@@ -173,7 +184,8 @@ def run_summary(summary: dict) -> dict:
     result and seconds per stage. Logged at the end of a run and stored in publish_log.run_summary."""
     stages = {
         "ingest": summary.get("ingest"), "dbt_core": summary.get("build"), "clv": summary.get("clv"),
-        "dbt_value": summary.get("build_value"), "gate": summary.get("gate"), "publish": summary.get("publish"),
+        "wallet": summary.get("wallet"), "dbt_value": summary.get("build_value"), "gate": summary.get("gate"),
+        "publish": summary.get("publish"),
     }
     gate = summary.get("gate") or {}
     ingest = summary.get("ingest") or {}
@@ -218,7 +230,7 @@ def stale_comparison(settings: Settings) -> dict | None:
 
 def step_publish_run(settings: Settings, as_of: date, run_id: str, steps: dict, started: float | None = None) -> dict:
     """Publish after a passed gate, with the run summary (row accounting, gate, seconds per stage) stored in
-    publish_log and logged. `steps`: the summaries of ingest, build, clv, build_value and gate."""
+    publish_log and logged. `steps`: the summaries of ingest, build, clv, wallet, build_value and gate."""
     ingest_run_id = (steps.get("ingest") or {}).get("run_id")
     summary = {"as_of_date": as_of.isoformat(), "run_id": run_id, **steps,
                "accounting": accounting(settings, ingest_run_id)}
@@ -258,6 +270,7 @@ def run(settings: Settings, as_of: date, run_id: str | None = None, ingested: di
     steps = {"ingest": ingested if ingested is not None else step_ingest(settings, run_id)}
     steps["build"] = step_build_core(settings, as_of, full_refresh)
     steps["clv"] = step_clv(settings, as_of)
+    steps["wallet"] = step_wallet(settings, as_of)
     steps["build_value"] = step_build_value(settings, as_of)
     steps["gate"] = step_gate(settings, as_of, run_id)
     summary = step_publish_run(settings, as_of, run_id, steps, started)

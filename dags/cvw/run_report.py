@@ -2,9 +2,9 @@
 
 What an analyst looks at first: the run's KPIs, the key pictures (the Pareto/Lorenz curve of profit, profit
 and revenue by purchase decile and value class, the RFM grid, RAD strategy x value tier, lifecycle stages and
-transitions, wallet headroom, CLV by value tier, the campaign audience and its suppression reasons), then the
-row accounting, the gate's results per table, seconds per stage, and links to the GX Data Docs and the model
-docs (`cvw docs`).
+transitions, wallet headroom and the wallet model's error against held-out surveys, CLV by value tier, the
+campaign audience and its suppression reasons), then the row accounting, the gate's results per table, seconds
+per stage, and links to the GX Data Docs and the model docs (`cvw docs`).
 
 Every number is read from the published tables through the engine (`query_published`), so the page shows
 exactly what BI tools see. Each picture is drawn with matplotlib as inline SVG (no JavaScript, no font or
@@ -53,6 +53,9 @@ KPIS_SQL = (
 )
 PARETO_SQL = "select gini_profit, top_profit_share, top_revenue_share from analytics.pareto_summary"
 AUDIENCE_SQL = "select count(*) from analytics.campaign_audience where is_eligible"
+WALLET_ERROR_SQL = (
+    "select mdape_leave_survey_out from analytics.wallet_model_fit where category = 'all' and customer_type = 'all'"
+)
 
 
 @dataclass
@@ -106,6 +109,9 @@ def collect(settings: Settings, as_of: date, engine=None) -> Report:
             pareto = _rows(engine, PARETO_SQL, ("gini_profit", "top_profit_share", "top_revenue_share"))
             report.kpis.update(pareto[0] if pareto else {})
             report.kpis["audience_eligible"] = engine.query_published(AUDIENCE_SQL)[0][0]
+            wallet_error = engine.query_published(WALLET_ERROR_SQL)
+            if wallet_error and wallet_error[0][0] is not None:
+                report.kpis["wallet_model_error"] = wallet_error[0][0]
         else:
             report.kpis["customers"] = engine.query_published(f"select count(*) from {seg}")[0][0]
     finally:
@@ -211,9 +217,10 @@ def render(report: Report) -> str:
     for key, label in (("customers", "customers"), ("buyers_365d", "buyers, last 365 days"),
                        ("revenue_365d", "revenue, last 365 days"), ("profit_365d", "profit, last 365 days"),
                        ("top_profit_share", "profit share of the top 20%"), ("gini_profit", "Gini of profit"),
-                       ("clv_12m", "CLV, next 12 months"), ("audience_eligible", "contacts eligible today")):
+                       ("clv_12m", "CLV, next 12 months"), ("audience_eligible", "contacts eligible today"),
+                       ("wallet_model_error", "wallet model error vs held-out surveys")):
         if key in k:
-            kpis.append((label, f"{num(k[key]):.1%}" if key == "top_profit_share" else
+            kpis.append((label, f"{num(k[key]):.1%}" if key in ("top_profit_share", "wallet_model_error") else
                          f"{num(k[key]):.3f}" if key == "gini_profit" else k[key]))
     for key, label in (("rows_loaded", "rows loaded (all files)"), ("rows_quarantined", "rows quarantined"),
                        ("rows_rejected", "rows rejected")):

@@ -1,4 +1,5 @@
-"""The CLV step between the two dbt phases: fit BG/NBD + Gamma-Gamma, score every customer.
+"""The Python steps between the two dbt phases: the CLV step (fit BG/NBD + Gamma-Gamma, score every customer)
+and the wallet step (fit the high-quantile wallet model, score every customer x category: `step_wallet`).
 
 Reads the activity summary `customer_rfm` (the audit marts) built by the first dbt phase and writes two tables the
 second phase reads as `source('clv', ...)`:
@@ -139,7 +140,7 @@ def step_clv(settings: Settings, as_of: date) -> dict:
     from cvw.publish import check_built_for
 
     v = project_vars()
-    required = str(v.get("clv_fit_required", True)).lower() not in ("false", "0", "no")
+    required = _flag(v.get("clv_fit_required", True))
     horizon = float(v.get("clv_horizon_days", 365))
     started = time.monotonic()
     engine = get_engine(settings)
@@ -167,4 +168,86 @@ def step_clv(settings: Settings, as_of: date) -> dict:
     }
     log.info("CLV step as of %s: %d customers scored in %.1fs (fit %.1fs)", as_of, scored, result["seconds"],
              result["fit_seconds"])
+    return result
+
+
+def _flag(value) -> bool:
+    return str(value).lower() not in ("false", "0", "no")
+
+
+def step_wallet(settings: Settings, as_of: date) -> dict:
+    """Fit the wallet model (cvw.wallet_model) on int_wallet_grid as of D, validate it leave-survey-out and
+    score every customer x category into the tables the value build reads as `source('wallet_model', ...)`:
+
+    * `wallet_model.fit` — per validation group (category x customer type, category, all) the surveys, the
+      calibration factor and the leave-survey-out error, with the model's settings (FIT_COLUMNS);
+    * `wallet_model.scores` — per customer x category the model's wallet and its group's error (SCORE_COLUMNS).
+
+    The fit reads the rows with spend and the surveyed rows; scoring streams the whole grid through
+    `score_batch` in Arrow batches on every engine. With too little data it raises, or, with the dbt var
+    wallet_model_required false, writes no scores (customer_wallet then falls back to the peer quantile)."""
+    import pyarrow as pa
+    from threadpoolctl import threadpool_limits
+
+    from cvw import failpoints, wallet_model
+    from cvw.config import project_vars
+    from cvw.engines import get_engine
+    from cvw.publish import check_built_for
+
+    v = project_vars()
+    quantile = float(v.get("wallet_model_quantile", 0.97))
+    iterations = int(v.get("wallet_model_iterations", 200))
+    max_rows = int(v.get("wallet_model_max_train_rows", 500_000))
+    started = time.monotonic()
+    engine = get_engine(settings)
+    try:
+        check_built_for(engine.query, ("int_wallet_grid",), as_of, "intermediate")
+        train = engine.read_arrow(wallet_model.train_sql())
+        surveys = engine.read_arrow(wallet_model.survey_sql())
+        read = time.monotonic()
+        # the model's OpenMP threads: no more than dbt's (measured at 1M: oversubscribed threads fit 4x slower)
+        with threadpool_limits(limits=max(1, settings.dbt_threads), user_api="openmp"):
+            try:
+                model = wallet_model.fit(train, surveys, quantile=quantile, max_train_rows=max_rows,
+                                         max_iter=iterations)
+                why = ""
+            except wallet_model.WalletFitError as exc:
+                if _flag(v.get("wallet_model_required", True)):
+                    raise wallet_model.WalletFitError(
+                        f"cannot fit the wallet model: {exc}. Nothing was published. To publish with the peer "
+                        "quantile instead (wallet_model_fit says why), set the dbt var wallet_model_required: "
+                        "false, e.g. CVW_DBT_VARS='{\"wallet_model_required\": false}'.") from exc
+                log.warning("wallet model not fitted (wallet_model_required is false): %s", exc)
+                model, why = None, f"not fitted: {exc}"
+            del train
+            fitted = time.monotonic()
+            failpoints.hit("wallet.after_fit")
+            rows = wallet_model.fit_rows(model, quantile, iterations, as_of.isoformat(), why)
+            engine.write_arrow(pa.Table.from_pylist(rows, schema=arrow_schema(wallet_model.FIT_COLUMNS)),
+                               "wallet_model", "fit")
+            if model is None:
+                engine.write_arrow(arrow_schema(wallet_model.SCORE_COLUMNS).empty_table(), "wallet_model", "scores")
+                scored = 0
+            else:
+                fn = functools.partial(wallet_model.score_batch, model=model)
+                scored = engine.map_batches(wallet_model.score_sql(), fn, "wallet_model", "scores",
+                                            wallet_model.SCORE_COLUMNS)
+    finally:
+        engine.close()
+    overall = next((r for r in rows if r["category"] == wallet_model.ALL and r["customer_type"] == wallet_model.ALL),
+                   {})
+    result = {
+        "fitted": model is not None,
+        "training_rows": model.n_train if model else 0,
+        "surveys": overall.get("surveys", 0),
+        "mdape_leave_survey_out": overall.get("mdape_leave_survey_out"),
+        "rows_scored": scored,
+        "read_seconds": round(read - started, 3),
+        "fit_seconds": round(fitted - read, 3),
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    log.info("wallet step as of %s: fitted on %d rows in %.1fs, leave-survey-out MdAPE %s over %d surveys, "
+             "%d customer x category rows scored in %.1fs", as_of, result["training_rows"], result["fit_seconds"],
+             f"{result['mdape_leave_survey_out']:.1%}" if result["mdape_leave_survey_out"] is not None else "n/a",
+             result["surveys"], scored, result["seconds"])
     return result

@@ -57,7 +57,7 @@ def test_nightly_dag_runs_end_to_end_on_generated_data(tmp_path):
     assert summary["rows_loaded"] == summary["rows_accepted"] + summary["rows_quarantined"] + summary["rows_rejected"]
     assert summary["rows_quarantined"] > 0 and summary["rows_rejected"] > 0 and summary["rows_published"] > orders
     assert summary["gate_failed"] == 0 and summary["gate_checks"] > 50
-    assert set(summary["seconds"]) == {"ingest", "dbt_core", "clv", "dbt_value", "gate"}
+    assert set(summary["seconds"]) == {"ingest", "dbt_core", "clv", "wallet", "dbt_value", "gate"}
     # the publish updated the Asset downstream DAGs schedule on, saying which date it published
     meta = sqlite3.connect(tmp_path / "airflow" / "airflow.db")
     events = meta.execute(

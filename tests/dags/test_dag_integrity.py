@@ -30,11 +30,12 @@ def test_nightly_dag_shape(dagbag):
     assert dag.max_active_runs == 1
     assert dag.catchup is False
     assert {t.task_id for t in dag.tasks} == {
-        "ingest", "dbt_build", "clv_fit", "dbt_build_value", "quality_gate", "publish", "run_report"
+        "ingest", "dbt_build", "clv_fit", "wallet_fit", "dbt_build_value", "quality_gate", "publish", "run_report"
     }
     assert dag.get_task("dbt_build").upstream_task_ids == {"ingest"}
     assert dag.get_task("clv_fit").upstream_task_ids == {"dbt_build"}
-    assert dag.get_task("dbt_build_value").upstream_task_ids == {"clv_fit"}
+    assert dag.get_task("wallet_fit").upstream_task_ids == {"clv_fit"}
+    assert dag.get_task("dbt_build_value").upstream_task_ids == {"wallet_fit"}
     assert dag.get_task("quality_gate").upstream_task_ids == {"dbt_build_value"}
     assert dag.get_task("publish").upstream_task_ids >= {"quality_gate"}
     assert dag.get_task("run_report").upstream_task_ids == {"publish"}

@@ -157,6 +157,7 @@ def suite_customer_wallet(as_of: date, v: dict) -> list:
     return [
         _between("share_of_wallet", 0, 1),
         _between("wallet_estimate", 0),
+        _between("wallet_expected_error", 0),
         *_stamped(as_of),
     ]
 
@@ -179,6 +180,21 @@ def suite_clv_model_fit(as_of: date, v: dict) -> list:
     if str(v.get("clv_fit_required", True)).lower() not in ("false", "0", "no"):
         # a fit that did not converge blocks the publish (booleans reach GX as 1/0 on every engine)
         checks.append(_in_set("converged", [1]))
+    return checks
+
+
+def suite_wallet_model_fit(as_of: date, v: dict) -> list:
+    checks = [
+        _between("surveys", 0),
+        _between("calibration_factor", 0, strict_min=True),
+        _between("mdape_leave_survey_out", 0),
+        _between("median_estimate_over_survey", 0),
+        _between("quantile", 0, 1, strict_min=True, strict_max=True),
+        _between("training_rows", 0),
+        *_stamped(as_of),
+    ]
+    if str(v.get("wallet_model_required", True)).lower() not in ("false", "0", "no"):
+        checks.append(_in_set("fitted", [1]))  # booleans reach GX as 1/0 on every engine
     return checks
 
 
@@ -292,6 +308,7 @@ SUITES: dict[str, Callable[[date, dict], list]] = {
     "customer_wallet": suite_customer_wallet,
     "customer_clv": suite_customer_clv,
     "clv_model_fit": suite_clv_model_fit,
+    "wallet_model_fit": suite_wallet_model_fit,
     "customer_segments": suite_customer_segments,
     "purchase_decile_summary": suite_purchase_decile_summary,
     "pareto_summary": suite_pareto_summary,

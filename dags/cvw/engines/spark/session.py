@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 
 # every database the warehouse writes on Spark (tests drop them between runs; see drop_databases)
 DATABASES = (
-    "raw", "ingest", "quarantine", "staging", "intermediate", "marts", "audit", "seeds", "clv", "history",
-    "analytics", "analytics_history",
+    "raw", "ingest", "quarantine", "staging", "intermediate", "marts", "audit", "seeds", "clv", "wallet_model",
+    "history", "analytics", "analytics_history",
 )
 HISTORY_DB = "analytics_history"  # published history: one partition per as-of date, behind analytics views
 VERSION_DB = re.compile(r"^analytics_\d{14}_[0-9a-f]{6}$")
