@@ -11,7 +11,7 @@
     without dbt (no parsing, tests, contracts or per-node overhead): what the SQL alone costs;
   - a bare aggregate over fct_order_lines (one query; the smallest work any build must do).
 
-The value-model build (issue 3) is dbt_core + clv + dbt_value + gate. The data is generated in a child
+The value-model build (issue 3) is dbt_core + clv + wallet + dbt_value + gate. The data is generated in a child
 process, so the peak memory reported (ru_maxrss of this process) is the pipeline's own.
 
     python scripts/bench_pipeline.py --customers 1000000 --days 730
@@ -108,6 +108,7 @@ def main() -> None:
         step_gate,
         step_ingest,
         step_publish,
+        step_wallet,
     )
     from cvw.pipeline import run as pipeline_run
 
@@ -132,6 +133,9 @@ def main() -> None:
         nodes[prefix] = slowest_nodes(s)
         print("  slowest dbt nodes: " + ", ".join(f"{n['node']} {n['seconds']} s" for n in nodes[prefix]), flush=True)
         clv = timed(f"{prefix}.clv", step_clv, s, night)
+        wallet = timed(f"{prefix}.wallet", step_wallet, s, night)
+        print(f"  wallet step: read {wallet['read_seconds']} s, fit {wallet['fit_seconds']} s on "
+              f"{wallet['training_rows']} rows, {wallet['rows_scored']} rows scored", flush=True)
         timed(f"{prefix}.dbt_value", step_build_value, s, night)
         gate = timed(f"{prefix}.gate", step_gate, s, night, run_id)
         timed(f"{prefix}.publish", step_publish, s, night, run_id, gate)

@@ -169,6 +169,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    os.environ.setdefault("DBT_QUIET", "true")  # dbt prints every node otherwise
     import pandas as pd
 
     home = args.home or Path(tempfile.mkdtemp(prefix="cvw_bench_wallet_"))
