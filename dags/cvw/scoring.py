@@ -196,7 +196,7 @@ def step_wallet(settings: Settings, as_of: date) -> dict:
 
     v = project_vars()
     quantile = float(v.get("wallet_model_quantile", 0.9))
-    iterations = int(v.get("wallet_model_iterations", 200))
+    iterations = int(v.get("wallet_model_iterations", 100))
     max_rows = int(v.get("wallet_model_max_train_rows", 500_000))
     started = time.monotonic()
     engine = get_engine(settings)

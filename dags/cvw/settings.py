@@ -8,7 +8,7 @@
 | CVW_PUBLISH_DIR | `$CVW_HOME/published` | what BI reads: `customer_value.duckdb` (swapped atomically) |
 | CVW_REPORTS_DIR | `$CVW_HOME/reports` | quality-gate reports (JSON + HTML) per run |
 | CVW_TARGET | `duckdb` | dbt target in `dbt_project/profiles.yml` |
-| CVW_DBT_THREADS | `2` (`4` on Spark) | dbt threads (Spark runs statements concurrently in one session) |
+| CVW_DBT_THREADS | `2` (`4` on Spark) | dbt threads (Spark: statements at once in one session); wallet model threads |
 | CVW_DUCKDB_MEMORY_LIMIT | `3GB` | DuckDB memory cap for dbt and the Python steps (it spills to disk beyond it) |
 | CVW_DBT_VARS | (none) | JSON object of dbt var overrides for dbt and the Python steps (`cvw.config`) |
 """

@@ -180,20 +180,25 @@ def id_hash(ids):
     return h
 
 
-def _groups(table):
-    """The calibration group of each row: "category|customer_type" (B2B and B2C wallets sit differently
-    against the spend quantile)."""
-    import numpy as np
+def _group_column(table):
+    """The calibration group of each row as an Arrow array: "category|customer_type" (B2B and B2C wallets sit
+    differently against the spend quantile)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     kind = pc.fill_null(table.column("customer_type").cast(pa.string()), "?")
-    joined = pc.binary_join_element_wise(table.column("category").cast(pa.string()), kind, "|")
-    return np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
+    return pc.binary_join_element_wise(table.column("category").cast(pa.string()), kind, "|")
+
+
+def _groups(table):
+    """The calibration group of each row (numpy object array; for the surveyed rows)."""
+    import numpy as np
+
+    return np.asarray(_group_column(table).to_numpy(zero_copy_only=False), dtype=object)
 
 
 def fit(train, surveys=None, quantile: float = 0.9, max_train_rows: int = 500_000, folds: int = FOLDS,
-        max_iter: int = 200) -> WalletFit:
+        max_iter: int = 100) -> WalletFit:
     """Fit on `train` (Arrow table of GRID_COLUMNS: the rows with 365-day spend; others are ignored) and
     calibrate on `surveys` (the rows with a survey_estimate), which never train it."""
     import numpy as np
@@ -287,11 +292,14 @@ def predict(model: WalletFit, table):
     """(wallet, error) of every row: the calibrated q-quantile, never below the customer's own annual spend,
     and the leave-survey-out MdAPE of the row's group (NaN: no surveys in it)."""
     import numpy as np
+    import pyarrow.compute as pc
 
-    groups = _groups(table)
-    distinct, index = np.unique(groups, return_inverse=True) if len(groups) else (np.array([]), np.array([], int))
-    factor = np.array([model.factors.get(g, 1.0) for g in distinct], dtype="float64")[index]
-    error = np.array([model.error(g) if model.error(g) is not None else np.nan for g in distinct],
+    # a handful of distinct groups: look each up once (Arrow's dictionary encoding), then index
+    encoded = _group_column(table).combine_chunks().dictionary_encode()
+    distinct = encoded.dictionary.to_pylist()
+    index = np.asarray(pc.fill_null(encoded.indices, len(distinct)).to_numpy(zero_copy_only=False), dtype="int64")
+    factor = np.array([model.factors.get(g, 1.0) for g in distinct] + [1.0], dtype="float64")[index]
+    error = np.array([model.error(g) if model.error(g) is not None else np.nan for g in distinct] + [np.nan],
                      dtype="float64")[index]
     wallet = np.maximum(_raw(model, table) * factor, annual_spend(table))
     return wallet, error
