@@ -38,6 +38,12 @@ from marts.analytics.customer_wallet
 MODEL_SQL = "select customer_id, category, model_wallet from wallet_model.scores"
 RAD_SQL = "select customer_id, rad_strategy from marts.analytics.customer_segments"
 FIT_SQL = "select * from wallet_model.fit where category = 'all' and customer_type = 'all'"
+# customers SPEC 4.7's acquire rule would pick if any wallet counted, the model's included, not only a known one
+# (survey or installed base): no revenue in the window, a wallet >= the median wallet of active customers
+ANY_WALLET_ACQUIRE_SQL = (
+    "select count(*) from marts.analytics.customer_segments where coalesce(revenue_365d, 0) <= 0 "
+    "and wallet_total >= median_wallet_active and rad_strategy in ('acquire', 'maintain')"
+)
 
 
 def build(home: Path, customers: int, days: int, seed: int, end: date):
@@ -78,7 +84,7 @@ def run_wallet(s, end: date, quantile: float | None) -> dict:
     finally:
         os.environ.pop("CVW_DBT_VARS", None)
     return {"step": step, "wallet": read(s, WALLET_SQL), "model": read(s, MODEL_SQL), "rad": read(s, RAD_SQL),
-            "fit": read(s, FIT_SQL).iloc[0].to_dict()}
+            "fit": read(s, FIT_SQL).iloc[0].to_dict(), "any_wallet_acquire": int(read(s, ANY_WALLET_ACQUIRE_SQL).iloc[0, 0])}
 
 
 def without_model(s, end: date) -> dict:
@@ -198,6 +204,8 @@ def main() -> None:
         if q is None:
             print("\nRAD strategy per customer: rows = with the peer quantile (before), columns = with the model")
             print(rad_shift(new["rad"], old["rad"]).to_string())
+            print(f"acquire if a model wallet counted as known (SPEC 4.7 counts survey and installed base only): "
+                  f"{new['any_wallet_acquire']} customers")
     if args.json:
         print(json.dumps(results, indent=1, default=str))
 

@@ -13,6 +13,7 @@ PUBLISHED = {
     "customer_wallet": 32,  # 4 customers x the 8 categories of the seed category_parameters
     "customer_clv": 2,  # buyers; null predictions: too few customers to fit (clv_fit_required false in tests)
     "clv_model_fit": 7,  # r, alpha, a, b, p, q, gamma
+    "wallet_model_fit": 1,  # too few rows with spend to fit (wallet_model_required false in tests): one row says why
     "customer_segments": 4,
     "purchase_decile_summary": 2,  # two customers with revenue: deciles 1 and 2
     "pareto_summary": 1,

@@ -98,6 +98,7 @@ CASES = [
     pytest.param({"failpoint": "ingest.between_groups"}, id="ingest-between-files", marks=EXTENDED),
     pytest.param({"kill_on": "dbt build --exclude", "kill_delay": 3.0}, id="dbt-build", marks=EXTENDED),
     pytest.param({"failpoint": "clv.after_fit"}, id="clv", marks=EXTENDED),
+    pytest.param({"failpoint": "wallet.after_fit"}, id="wallet", marks=EXTENDED),
     pytest.param({"failpoint": "gate.between_tables"}, id="gate", marks=EXTENDED),
     pytest.param({"failpoint": "publish.after_history_files"}, id="publish-history-written", marks=EXTENDED),
     pytest.param({"failpoint": "publish.copying_tables"}, id="publish-half-written"),
