@@ -144,3 +144,26 @@ def test_the_same_data_give_the_same_wallets(published):
     assert a.equals(b)
     # and equal to what the run wrote (streamed in the engine's batches)
     assert a.column("model_wallet").to_pylist() == scores.column("model_wallet").to_pylist()
+
+
+@pytest.mark.unit
+def test_a_feature_the_data_never_fills_is_left_out():
+    """A plain transaction log (e.g. the CDNOW import) has no age, employees, revenue or tenure: the model fits
+    on what is there and scores every row."""
+    import pyarrow as pa
+
+    rng = np.random.default_rng(1)
+    n = 400
+    text = {c: pa.array([None] * n, pa.string()) for c in wallet_model.CATEGORICAL}
+    text["category"] = pa.array(rng.choice(["a", "b"], n).tolist())
+    text["customer_type"] = pa.array(rng.choice(["B2B", "B2C"], n).tolist())
+    empty = pa.array([None] * n, pa.float64())
+    table = pa.table({"customer_id": [f"c{i}" for i in range(n)], **text, "age_years": empty,
+                      "employee_count": empty, "annual_revenue": empty, "tenure_days": empty,
+                      "days_since_first_order": pa.array(rng.integers(100, 700, n).astype(float)),
+                      "own_spend_365d": pa.array(rng.lognormal(5, 1, n)), "spend_lifetime": pa.array(rng.lognormal(6, 1, n)),
+                      "survey_estimate": empty})
+    model = wallet_model.fit(table)
+    assert model.columns.tolist() == [True, True] + [False] * 9
+    batch = table.combine_chunks().to_batches()[0]
+    assert wallet_model.score_batch(batch, model).column("model_wallet").null_count == 0

@@ -75,6 +75,7 @@ class WalletFit:
     quantile: float
     iterations: int
     levels: dict[str, list[str]]
+    columns: Any  # boolean mask over design()'s columns: the features that have a value in training
     factors: dict[str, float]  # per "category|customer_type": median survey / prediction (1.0: no survey)
     n_train: int
     seconds: float
@@ -218,19 +219,25 @@ def fit(train, surveys=None, quantile: float = 0.9, max_train_rows: int = 500_00
             f"{len(rows)} customer x category rows with 365-day spend (the model needs at least {MIN_TRAIN_ROWS})")
     train = train.take(rows)
     levels = levels_of(train)
+    x = design(train, levels)
+    # a feature the data never fills (e.g. a plain transaction log: no age, employees or revenue) is left out:
+    # it cannot split anything, and scikit-learn cannot bin a column with no value
+    columns = ~np.isnan(x).all(axis=0)
+    categorical = np.array([True] * len(CATEGORICAL) + [False] * len(NUMERIC))[columns]
     regressor = HistGradientBoostingRegressor(
         loss="quantile", quantile=quantile, max_iter=max_iter, learning_rate=0.1, early_stopping=False,
-        categorical_features=[True] * len(CATEGORICAL) + [False] * len(NUMERIC), random_state=0)
-    regressor.fit(design(train, levels), np.log1p(y[rows]))
-    model = WalletFit(regressor=regressor, quantile=quantile, iterations=max_iter, levels=levels, factors={},
-                      n_train=len(rows), seconds=0.0)
+        categorical_features=list(categorical), random_state=0)
+    regressor.fit(x[:, columns], np.log1p(y[rows]))
+    model = WalletFit(regressor=regressor, quantile=quantile, iterations=max_iter, levels=levels, columns=columns,
+                      factors={}, n_train=len(rows), seconds=0.0)
     factors, validation = {}, []
     if surveys is not None and surveys.num_rows:
         raw = _raw(model, surveys)
         factors, validation, _ = _calibrate(raw, _numbers(surveys, "survey_estimate"), _groups(surveys),
                                             id_hash(surveys.column("customer_id")), folds)
-    return WalletFit(regressor=regressor, quantile=quantile, iterations=max_iter, levels=levels, factors=factors,
-                     n_train=len(rows), seconds=round(time.monotonic() - started, 3), validation=validation)
+    return WalletFit(regressor=regressor, quantile=quantile, iterations=max_iter, levels=levels, columns=columns,
+                     factors=factors, n_train=len(rows), seconds=round(time.monotonic() - started, 3),
+                     validation=validation)
 
 
 def _in_key_order(table):
@@ -244,7 +251,7 @@ def _raw(model: WalletFit, table):
     """The uncalibrated q-quantile of yearly spend of each row."""
     import numpy as np
 
-    return np.expm1(model.regressor.predict(design(table, model.levels))).clip(min=0.0)
+    return np.expm1(model.regressor.predict(design(table, model.levels)[:, model.columns])).clip(min=0.0)
 
 
 def _validation_row(group: str, factor, held_out, survey) -> dict:
