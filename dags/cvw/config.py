@@ -24,6 +24,11 @@ def overrides() -> dict:
     return value
 
 
+def flag(value) -> bool:
+    """A boolean dbt var as the models read it: false, 0 or no (any case) is false, anything else true."""
+    return str(value).lower() not in ("false", "0", "no")
+
+
 def project_vars(with_overrides: bool = True) -> dict:
     """dbt_project.yml vars with CVW_DBT_VARS applied on top (unless `with_overrides` is false)."""
     import yaml

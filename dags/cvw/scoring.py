@@ -135,12 +135,12 @@ def step_clv(settings: Settings, as_of: date) -> dict:
     import pyarrow as pa
 
     from cvw import failpoints
-    from cvw.config import project_vars
+    from cvw.config import flag, project_vars
     from cvw.engines import get_engine
     from cvw.publish import check_built_for
 
     v = project_vars()
-    required = _flag(v.get("clv_fit_required", True))
+    required = flag(v.get("clv_fit_required", True))
     horizon = float(v.get("clv_horizon_days", 365))
     started = time.monotonic()
     engine = get_engine(settings)
@@ -171,10 +171,6 @@ def step_clv(settings: Settings, as_of: date) -> dict:
     return result
 
 
-def _flag(value) -> bool:
-    return str(value).lower() not in ("false", "0", "no")
-
-
 def step_wallet(settings: Settings, as_of: date) -> dict:
     """Fit the wallet model (cvw.wallet_model) on int_wallet_grid as of D, validate it leave-survey-out and
     score every customer x category into the tables the value build reads as `source('wallet_model', ...)`:
@@ -190,7 +186,7 @@ def step_wallet(settings: Settings, as_of: date) -> dict:
     from threadpoolctl import threadpool_limits
 
     from cvw import failpoints, wallet_model
-    from cvw.config import project_vars
+    from cvw.config import flag, project_vars
     from cvw.engines import get_engine
     from cvw.publish import check_built_for
 
@@ -212,7 +208,7 @@ def step_wallet(settings: Settings, as_of: date) -> dict:
                                          max_iter=iterations)
                 why = ""
             except wallet_model.WalletFitError as exc:
-                if _flag(v.get("wallet_model_required", True)):
+                if flag(v.get("wallet_model_required", True)):
                     raise wallet_model.WalletFitError(
                         f"cannot fit the wallet model: {exc}. Nothing was published. To publish with the peer "
                         "quantile instead (wallet_model_fit says why), set the dbt var wallet_model_required: "

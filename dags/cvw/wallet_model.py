@@ -34,6 +34,7 @@ the nightly run, ``scripts/bench_wallet.py`` against the generator's true wallet
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -235,9 +236,8 @@ def fit(train, surveys=None, quantile: float = 0.9, max_train_rows: int = 500_00
         raw = _raw(model, surveys)
         factors, validation, _ = _calibrate(raw, _numbers(surveys, "survey_estimate"), _groups(surveys),
                                             id_hash(surveys.column("customer_id")), folds)
-    return WalletFit(regressor=regressor, quantile=quantile, iterations=max_iter, levels=levels, columns=columns,
-                     factors=factors, n_train=len(rows), seconds=round(time.monotonic() - started, 3),
-                     validation=validation)
+    return dataclasses.replace(model, factors=factors, validation=validation,
+                               seconds=round(time.monotonic() - started, 3))
 
 
 def _in_key_order(table):

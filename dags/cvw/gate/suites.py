@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from cvw.catalog import NON_EMPTY_TABLES, PUBLISHED_TABLES
+from cvw.config import flag
 
 GATE_DEFAULTS = {
     "gate_row_count_min_ratio": 0.5,
@@ -177,7 +178,7 @@ def suite_clv_model_fit(as_of: date, v: dict) -> list:
     import great_expectations.expectations as gxe
 
     checks = [_between("value", 0, strict_min=True), gxe.ExpectTableRowCountToEqual(value=7), *_stamped(as_of)]
-    if str(v.get("clv_fit_required", True)).lower() not in ("false", "0", "no"):
+    if flag(v.get("clv_fit_required", True)):
         # a fit that did not converge blocks the publish (booleans reach GX as 1/0 on every engine)
         checks.append(_in_set("converged", [1]))
     return checks
@@ -193,7 +194,7 @@ def suite_wallet_model_fit(as_of: date, v: dict) -> list:
         _between("training_rows", 0),
         *_stamped(as_of),
     ]
-    if str(v.get("wallet_model_required", True)).lower() not in ("false", "0", "no"):
+    if flag(v.get("wallet_model_required", True)):
         checks.append(_in_set("fitted", [1]))  # booleans reach GX as 1/0 on every engine
     return checks
 
