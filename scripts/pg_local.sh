@@ -8,7 +8,7 @@
 # Data, socket, log and a generated password live in $CVW_HOME/postgres (CVW_HOME defaults to ./data).
 # The server listens on 127.0.0.1 only, on a free port (or --port N; the port is remembered). TCP logins
 # need a password (scram-sha-256); role `cvw` (LOGIN CREATEROLE, not a superuser) owns the databases
-# `cvw` (the warehouse) and `airflow` (Airflow's metadata DB). The postgres engine creates the NOLOGIN
+# `cvw` (the warehouse), `airflow` (Airflow's metadata DB) and `spark_metastore` (scripts/spark_cluster.sh). The postgres engine creates the NOLOGIN
 # group role `cvw_reader` for BI on its first publish. As root the server runs as an unprivileged OS user
 # ($CVW_PG_OS_USER, default nobody), because initdb refuses to run as root.
 # Server binaries: $CVW_PG_BIN (default /usr/lib/postgresql/15/bin).
@@ -74,6 +74,21 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgresql+psycopg2://cvw:$pw@127.0.0
 EOF
 }
 
+ensure_roles_and_databases() {  # role cvw and its databases (also on an older, already running server)
+  local pw
+  pw="$(cat "$PW_FILE")"
+  psql_local -v pw="$pw" <<'SQL'
+select format('create role cvw login createrole password %L', :'pw')
+where not exists (select from pg_roles where rolname = 'cvw') \gexec
+select format('alter role cvw login createrole password %L', :'pw') \gexec
+select 'create database cvw owner cvw' where not exists (select from pg_database where datname = 'cvw') \gexec
+select 'create database airflow owner cvw' where not exists (select from pg_database where datname = 'airflow') \gexec
+select 'create database spark_metastore owner cvw'
+where not exists (select from pg_database where datname = 'spark_metastore') \gexec
+SQL
+  say "ready: role cvw, databases cvw, airflow and spark_metastore (the Spark cluster's Hive metastore)"
+}
+
 cmd_start() {
   local port=""
   while [ $# -gt 0 ]; do
@@ -94,6 +109,7 @@ cmd_start() {
   fi
   if running; then
     say "already running on port $(cat "$PORT_FILE") (data: $DATA)"
+    ensure_roles_and_databases
     print_env
     return
   fi
@@ -116,16 +132,7 @@ cmd_start() {
   as_pg "$PG_BIN/pg_ctl" start -D "$DATA" -w -t 60 -l "$LOG" \
     -o "-c listen_addresses=127.0.0.1 -p $port -k $SOCK -c timezone=UTC" > /dev/null \
     || { tail -20 "$LOG" >&2; die "the server did not start (port $port taken? try --port N)"; }
-  local pw
-  pw="$(cat "$PW_FILE")"
-  psql_local -v pw="$pw" <<'SQL'
-select format('create role cvw login createrole password %L', :'pw')
-where not exists (select from pg_roles where rolname = 'cvw') \gexec
-select format('alter role cvw login createrole password %L', :'pw') \gexec
-select 'create database cvw owner cvw' where not exists (select from pg_database where datname = 'cvw') \gexec
-select 'create database airflow owner cvw' where not exists (select from pg_database where datname = 'airflow') \gexec
-SQL
-  say "ready: role cvw, databases cvw and airflow"
+  ensure_roles_and_databases
   print_env
 }
 

@@ -71,7 +71,7 @@ def load(**overrides: object) -> Settings:
         return Path(str(value)).resolve() if value else default
 
     target = str(overrides.get("target") or os.environ.get("CVW_TARGET", "duckdb"))
-    threads = overrides.get("dbt_threads") or os.environ.get("CVW_DBT_THREADS") or (4 if target == "spark" else 2)
+    threads = overrides.get("dbt_threads") or os.environ.get("CVW_DBT_THREADS") or (4 if target.startswith("spark") else 2)
     return Settings(
         home=home,
         landing_dir=path("landing_dir", "CVW_LANDING_DIR", home / "landing"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from cvw.engines.base import Engine
 from cvw.settings import Settings
 
-ENGINES = ("duckdb", "postgres", "spark")
+ENGINES = ("duckdb", "postgres", "spark", "spark_cluster")
 
 
 def get_engine(settings: Settings) -> Engine:
@@ -27,4 +27,8 @@ def get_engine(settings: Settings) -> Engine:
         from cvw.engines.spark import SparkEngine
 
         return SparkEngine(settings)
+    if settings.target == "spark_cluster":
+        from cvw.engines.spark import SparkClusterEngine
+
+        return SparkClusterEngine(settings)
     raise ValueError(f"unknown CVW_TARGET {settings.target!r}; expected one of {', '.join(ENGINES)}")

@@ -164,6 +164,57 @@ def get_session(settings: Settings) -> SparkSession:
     return spark
 
 
+def cluster_conf_dir() -> Path:
+    """The conf folder of the running cluster (`CVW_SPARK_CONF_DIR`, written by scripts/spark_cluster.sh)."""
+    value = os.environ.get("CVW_SPARK_CONF_DIR", "")
+    if not value or not (Path(value) / "spark-defaults.conf").is_file():
+        raise SparkSessionError(
+            "CVW_TARGET=spark_cluster needs a running cluster and its settings: run "
+            "`eval \"$(scripts/spark_cluster.sh start)\"` (or `make spark-cluster` and then "
+            "`eval \"$(scripts/spark_cluster.sh env)\"`), which exports CVW_SPARK_CONF_DIR, CVW_SPARK_MASTER, "
+            f"CVW_SPARK_HOST and CVW_SPARK_THRIFT_PORT (CVW_SPARK_CONF_DIR is {value or 'not set'})"
+        )
+    return Path(value)
+
+
+def get_cluster_session(settings: Settings) -> SparkSession:
+    """The process's Spark application on the standalone cluster (`CVW_TARGET=spark_cluster`).
+
+    Its settings are the cluster's `spark-defaults.conf` (master, executors, the shared Hive metastore on
+    PostgreSQL, the warehouse folder, UTC), read by the launcher from `SPARK_CONF_DIR`; `CVW_SPARK_MASTER`
+    wins over the file's master. The driver runs in this process, the executors on the cluster's workers.
+    """
+    _quiet_pyspark()
+    from pyspark.sql import SparkSession
+
+    conf_dir = cluster_conf_dir()
+    master = os.environ.get("CVW_SPARK_MASTER", "")
+    existing = _existing_session()
+    if existing is not None:
+        have = existing.sparkContext.master
+        if master and have != master:
+            raise SparkSessionError(
+                f"this process already runs a Spark session on {have}; CVW_TARGET=spark_cluster needs {master}. "
+                "One Spark application per process: call cvw.engines.spark.stop_session() first."
+            )
+        return existing
+    os.environ["SPARK_CONF_DIR"] = str(conf_dir)  # the launcher reads spark-defaults.conf and log4j2 there
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(f"cvw {settings.home.name}")
+    if master:
+        builder = builder.master(master)
+    started = time.monotonic()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_PANDAS_WARNING)
+        spark = builder.enableHiveSupport().getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    spark.sql("show databases").collect()  # opens the metastore now, not in the middle of a run
+    log.info("spark application on %s started in %.1fs (conf %s)", spark.sparkContext.master,
+             time.monotonic() - started, conf_dir)
+    return spark
+
+
 def stop_session() -> None:
     """Stop the process's Spark session (the engine's close() keeps it for dbt and the gate)."""
     session = _existing_session()
