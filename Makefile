@@ -6,7 +6,7 @@ export CVW_HOME ?= $(CURDIR)/data/demo
 
 VENV_BI ?= .venv-bi
 
-.PHONY: demo test test-extended install lint bench clean help airflow-postgres postgres bi
+.PHONY: demo test test-extended install lint bench clean help airflow-postgres postgres bi spark-cluster spark-cluster-stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,engines]"
 	$(BIN)/python scripts/vendor_web_assets.py
 	@bash scripts/install_chromium.sh
+	@bash scripts/install_pg_jdbc.sh
 	@touch $@
 
 install: $(VENV)/.installed $(VENV_BI)/.installed  ## create .venv (and .venv-bi for Superset) with the pinned stack
@@ -52,6 +53,12 @@ airflow-postgres: $(VENV)/.installed  ## Airflow on a local PostgreSQL metadata 
 
 postgres: $(VENV)/.installed  ## start a local PostgreSQL 15 on loopback for CVW_TARGET=postgres; prints the env
 	bash scripts/pg_local.sh start
+
+spark-cluster: $(VENV)/.installed  ## start a Spark standalone cluster on loopback (master, 2 workers, Thrift server, metastore on the local PostgreSQL) for CVW_TARGET=spark_cluster; prints the env
+	bash scripts/spark_cluster.sh start
+
+spark-cluster-stop:  ## stop the Spark cluster (and the PostgreSQL it started)
+	bash scripts/spark_cluster.sh stop
 
 clean:  ## remove generated data (not the venv)
 	rm -rf data dbt_project/target dbt_project/logs

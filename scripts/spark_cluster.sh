@@ -299,6 +299,7 @@ cmd_stop() {
 
 cmd_status() {
   local ok=0 name
+  [ -s "$ROOT/ports/master_ui" ] || { say "not running (never started under $ROOT)"; return 3; }
   for name in master thrift; do
     if alive "$name"; then say "$name running (pid $(cat "$ROOT/pids/$name.pid"))"; else say "$name not running"; ok=3; fi
   done

@@ -26,8 +26,8 @@ from tests.helpers import (
     tiny_data,
 )
 
-# server-engine fixtures (one PostgreSQL server and one Spark session per test run)
-pytest_plugins = ["tests.engines.pg_server", "tests.engines.spark_session"]
+# server-engine fixtures (one PostgreSQL server, one Spark session and one Spark cluster per test run)
+pytest_plugins = ["tests.engines.pg_server", "tests.engines.spark_session", "tests.engines.spark_cluster"]
 
 _airflow_home = Path(tempfile.mkdtemp(prefix="cvw_airflow_"))
 os.environ.setdefault("AIRFLOW_HOME", str(_airflow_home))

@@ -8,7 +8,7 @@
 | CVW_PUBLISH_DIR | `$CVW_HOME/published` | what BI reads: `customer_value.duckdb` (swapped atomically) |
 | CVW_REPORTS_DIR | `$CVW_HOME/reports` | quality-gate reports (JSON + HTML) per run |
 | CVW_TARGET | `duckdb` | dbt target in `dbt_project/profiles.yml` |
-| CVW_DBT_THREADS | `2` (`4` on Spark) | dbt threads (Spark: statements at once in one session); wallet model threads |
+| CVW_DBT_THREADS | `2` (`4` on the Spark targets) | dbt threads (Spark: statements at once); wallet model threads |
 | CVW_DUCKDB_MEMORY_LIMIT | `3GB` | DuckDB memory cap for dbt and the Python steps (it spills to disk beyond it) |
 | CVW_DBT_VARS | (none) | JSON object of dbt var overrides for dbt and the Python steps (`cvw.config`) |
 """
@@ -71,7 +71,8 @@ def load(**overrides: object) -> Settings:
         return Path(str(value)).resolve() if value else default
 
     target = str(overrides.get("target") or os.environ.get("CVW_TARGET", "duckdb"))
-    threads = overrides.get("dbt_threads") or os.environ.get("CVW_DBT_THREADS") or (4 if target.startswith("spark") else 2)
+    spark = target.startswith("spark")
+    threads = overrides.get("dbt_threads") or os.environ.get("CVW_DBT_THREADS") or (4 if spark else 2)
     return Settings(
         home=home,
         landing_dir=path("landing_dir", "CVW_LANDING_DIR", home / "landing"),

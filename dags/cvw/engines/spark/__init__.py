@@ -18,11 +18,11 @@ from cvw.engines.spark.ingest import DIALECT, SparkIngestSteps
 from cvw.engines.spark.publish import SparkPublish
 from cvw.engines.spark.session import (
     DATABASES,
-    get_cluster_session,
     HISTORY_DB,
     SparkSessionError,
     SparkWarehouse,
     drop_databases,
+    get_cluster_session,
     get_session,
     session_config,
     spark_type,
@@ -30,8 +30,8 @@ from cvw.engines.spark.session import (
 )
 from cvw.settings import Settings
 
-__all__ = ["DATABASES", "HISTORY_DB", "SparkClusterEngine", "SparkEngine", "get_cluster_session", "SparkSessionError", "drop_databases", "get_session",
-           "session_config", "spark_type", "stop_session"]
+__all__ = ["DATABASES", "HISTORY_DB", "SparkClusterEngine", "SparkEngine", "SparkSessionError", "drop_databases",
+           "get_cluster_session", "get_session", "session_config", "spark_type", "stop_session"]
 
 
 class SparkEngine(SparkWarehouse, SparkIngestSteps, SparkGate, SparkPublish, Engine):

@@ -10,17 +10,26 @@ Publish (write-audit-publish without multi-table transactions)
     `publish_log` last. Finally versioned databases other than the new one and the previous one (readers in
     flight) are dropped.
 
-    What this guarantees: each view swap is one atomic metastore update, so every single query sees one
-    complete version of a table, never a half-written one; a failed gate or a crash before the swap leaves the
-    published views untouched (a crash in the middle of the swap leaves some views on the new, gated version
-    and the others on the previous one until the next publish repoints them all). What it does not: the views
-    are swapped one after another within a few milliseconds, so a reader issuing several queries across that
-    moment may see two versions (e.g. the new `fct_orders` with the old `dim_customers`); DuckDB's file swap
-    has no such window. With Delta Lake or Iceberg one would publish through a single-table pointer (one
-    catalog entry) or RESTORE/time travel. Readers: with the embedded Derby metastore only the pipeline's own
-    process can open the catalog, so BI tools need a shared metastore (Hive metastore service / Unity / Glue)
-    and a SQL endpoint (Spark Thrift server) over the same warehouse; read-only access then comes from that
-    serving layer's grants on `analytics`, not from this module.
+    What a reader sees (stated in the README and tested on the cluster, tests/engines/test_spark_cluster.py):
+    - every statement sees each table whole, old or new, never a partly written one: a version's tables are
+      complete before any view points to them, and each view swap is one metastore update;
+    - a failed gate, a failed write or a crash before the swap leaves the published views untouched (a crash
+      in the middle of the swap leaves some views on the new, gated version and the others on the previous
+      one until the next publish repoints them all);
+    - `analytics.publish_log` is swapped after the tables, and `analytics.published_version` (one row: the
+      version database, as-of date, run id) last: once a reader sees the new current row, every table view
+      already shows the new version;
+    - several statements that must agree (a dashboard's queries) read one version by name: look up
+      `version_database` in `analytics.published_version` and query `<version_database>.<table>`. A version
+      is immutable and stays until the second publish after it (the current and the previous version stay).
+    What it does not give: one switch for all tables. The views are swapped one after another within about a
+    second, so two statements on `analytics.<table>` across that moment may see two versions (the new
+    `fct_orders` with the old `dim_customers`); DuckDB's file swap and PostgreSQL's schema rename have no such
+    window. Spark has no multi-table transaction and cannot rename a database (with Delta Lake or Iceberg
+    one would publish through a single-table pointer, but their jars are not reachable here, PITFALLS 17).
+    Readers: on the cluster (`CVW_TARGET=spark_cluster`) the metastore is shared (PostgreSQL), so BI tools
+    read `analytics` through the Thrift server with the read-only login (spark/guard/ReaderGuard.java);
+    the in-process `spark` target's Derby metastore is open to its own process only.
 """
 
 from __future__ import annotations
@@ -97,6 +106,11 @@ class SparkPublish:
             spark.sql(f"create or replace view analytics.{table} as select * from {HISTORY_DB}.{table}")
         for table in (*tables, "publish_log"):
             spark.sql(f"create or replace view analytics.{table} as select * from {version}.{table}")
+        spark.sql(
+            "create or replace view analytics.published_version as select "
+            f"{_lit(version)} as version_database, as_of_date, run_id, published_at "
+            f"from {version}.publish_log where is_current"
+        )
         keep = {version, previous}
         for row in spark.sql("show databases").collect():
             if VERSION_DB.match(row[0]) and row[0] not in keep:
