@@ -172,23 +172,9 @@ spark.hadoop.datanucleus.schema.autoCreateAll  false
 spark.hadoop.hive.metastore.schema.verification false
 EOF
   mv "$CONF/spark-defaults.conf.tmp" "$CONF/spark-defaults.conf"
-  cat > "$CONF/log4j2.properties" <<'EOF'
-rootLogger.level = warn
-rootLogger.appenderRef.stderr.ref = console
-appender.console.type = Console
-appender.console.name = console
-appender.console.target = SYSTEM_ERR
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
-logger.hms.name = org.apache.hadoop.hive.metastore.RetryingHMSHandler
-logger.hms.level = off
-logger.datanucleus.name = DataNucleus
-logger.datanucleus.level = error
-logger.parquet.name = org.apache.parquet
-logger.parquet.level = error
-logger.thrift.name = org.apache.spark.sql.hive.thriftserver
-logger.thrift.level = info
-EOF
+  "$PY" -c 'import sys; from cvw.engines.spark.session import log4j
+sys.stdout.write(log4j("warn", "logger.thrift.name = org.apache.spark.sql.hive.thriftserver\nlogger.thrift.level = info\n"))' \
+    > "$CONF/log4j2.properties"
 }
 
 daemon() {  # name, command...: start in its own session (stop kills the whole group), log and pid under ROOT

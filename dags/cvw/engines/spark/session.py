@@ -60,6 +60,14 @@ logger.parquet.level = error
 """
 
 
+
+
+def log4j(root_level: str = "error", extra: str = "") -> str:
+    """log4j2.properties of a Spark JVM: quiet metastore and Parquet loggers (scripts/spark_cluster.sh writes the
+    cluster's with root level warn and the Thrift server at info)."""
+    return _LOG4J.replace("rootLogger.level = error", f"rootLogger.level = {root_level}", 1) + extra
+
+
 class SparkSessionError(RuntimeError):
     """The process already runs a Spark session for another CVW_HOME, or the metastore is held elsewhere."""
 
@@ -133,7 +141,7 @@ def get_session(settings: Settings) -> SparkSession:
         return existing
     base = spark_dir(settings)
     base.mkdir(parents=True, exist_ok=True)
-    (base / "log4j2.properties").write_text(_LOG4J)
+    (base / "log4j2.properties").write_text(log4j())
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers need this venv (pyarrow, cvw)
     if conf["spark.master"].startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
