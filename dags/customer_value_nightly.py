@@ -38,7 +38,7 @@ nothing reaches `analytics` unless dbt tests and the GX gate pass. Logic lives i
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
@@ -48,9 +48,11 @@ ANALYTICS = Asset(name="customer_value_analytics", uri="cvw://analytics")
 
 
 def _as_of():
-    """D = the day of the run's logical_date (PITFALLS 5: not the data interval)."""
+    """D = the day of the run's logical_date (PITFALLS 5: not the data interval), as a plain `datetime.date`:
+    Airflow's is pendulum's subclass, which PySpark's createDataFrame refuses (the Spark publish log row)."""
     context = get_current_context()
-    return context["logical_date"].date(), f"{context['logical_date'].date()}__{context['run_id']}"
+    day = context["logical_date"].date()
+    return date(day.year, day.month, day.day), f"{day}__{context['run_id']}"
 
 
 def _on_failure(context) -> None:

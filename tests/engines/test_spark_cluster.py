@@ -66,7 +66,11 @@ class Reader(threading.Thread):
         self.errors: list[str] = []
 
     def run(self) -> None:
-        conn = self.cluster.connect(self.cluster.env["CVW_SPARK_BI_USER"])
+        try:
+            conn = self.cluster.connect(self.cluster.env["CVW_SPARK_BI_USER"])
+        except Exception as exc:
+            self.errors.append(f"connect: {str(exc)[:500]}")
+            return
         cur = conn.cursor()
         while not self.stop.is_set():
             try:

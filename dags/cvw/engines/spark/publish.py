@@ -70,6 +70,7 @@ class SparkPublish:
         """Write a new versioned database, repoint the `analytics` views; see the module docstring."""
         started = time.monotonic()
         spark = self.spark
+        as_of = date.fromordinal(as_of.toordinal())  # a plain date: createDataFrame refuses subclasses (pendulum)
         replace_current = replaces_current(self.published_state()[0], as_of)
         previous = self.current_version()
         source = "marts" if replace_current else previous

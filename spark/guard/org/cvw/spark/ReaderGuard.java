@@ -28,7 +28,8 @@ import scala.runtime.BoxedUnit;
  * Their statements are checked after analysis (a check rule), before anything runs:
  * every table or view they touch must be in `analytics` (the views BI reads), a published version
  * `analytics_<UTC timestamp>_<hex>` or `analytics_history`; no statement that writes, creates, drops, caches
- * or changes settings; no listing or describing another database; no query on files by path; no
+ * or changes settings; no listing or describing another database (`default`, which the pipeline leaves
+ * empty and clients open with USE, is allowed); no query on files by path; no
  * reflect/java_method. Other users are not checked.
  * Spark itself has no grants; the JDBC metadata calls (getTables) still list every database's names.
  */
@@ -93,7 +94,8 @@ public final class ReaderGuard implements Function1<SparkSessionExtensions, Boxe
                 deny(user, "listing the tables of " + show.databaseName().get());
             }
             if (plan instanceof ResolvedNamespace namespace && namespace.namespace().nonEmpty()
-                && !PUBLISHED.matcher(namespace.namespace().last()).matches()) {
+                && !PUBLISHED.matcher(namespace.namespace().last()).matches()
+                && !namespace.namespace().last().equals("default")) {  // clients open with USE default
                 deny(user, "the database " + namespace.namespace().last());
             }
             if (plan instanceof LogicalRelation relation) {
