@@ -248,7 +248,8 @@ cmd_start() {
   if ! alive thrift; then
     say "starting the Thrift server on 127.0.0.1:$(port_of thrift) (metastore: PostgreSQL 127.0.0.1:$pg_port/spark_metastore)"
     daemon thrift "$home/bin/spark-submit" --properties-file "$CONF/spark-defaults.conf" \
-      --class org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 --name cvw-thrift-server spark-internal \
+      --class org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 --name cvw-thrift-server \
+      --conf spark.sql.runSQLOnFiles=false spark-internal \
       --hiveconf hive.server2.thrift.bind.host=127.0.0.1 --hiveconf "hive.server2.thrift.port=$(port_of thrift)" \
       --hiveconf hive.server2.authentication=CUSTOM \
       --hiveconf hive.server2.custom.authentication.class=org.cvw.spark.PasswordFileAuthenticator

@@ -48,8 +48,11 @@ def _duckdb(tmp_path: Path, source: Path, nights: list, monkeypatch) -> tuple[di
     for var in ("CVW_LANDING_DIR", "CVW_WAREHOUSE", "CVW_PUBLISH_DIR", "CVW_REPORTS_DIR", "CVW_TARGET"):
         monkeypatch.delenv(var, raising=False)
     duck = make_settings(tmp_path / "duckdb", landing=tmp_path / "landing_duckdb")
+    if len(nights) == 1:
+        shutil.copytree(source, duck.landing_dir)
     for night in nights:
-        _land_until(source, duck.landing_dir, night)
+        if len(nights) > 1:
+            _land_until(source, duck.landing_dir, night)
         run(duck, night)
     marts = _mart_tables(duck)
     return _published(duck, marts), marts
@@ -173,13 +176,16 @@ def test_the_bi_login_reads_analytics_only_and_cannot_write(generated_nights, sp
         "cache table analytics.fct_orders",
         "show tables in raw",
         "set spark.sql.runSQLOnFiles=true",
-        f"select * from parquet.`{spark_cluster.home}/spark/cluster/warehouse`",
         "select reflect('java.lang.System', 'getProperty', 'user.home')",
     ]
     for sql in denied:
-        with pytest.raises(Exception, match="may only read the published tables|UNSUPPORTED|not allowed") as caught:
+        with pytest.raises(Exception, match=f"cvw: user {bi} may only read the published tables"):
             spark_cluster.query(sql, user=bi)
-        assert "cvw: user" in str(caught.value) or "parquet" in sql, sql
+    # queries on files by path are off on the Thrift server (spark.sql.runSQLOnFiles=false): `parquet` is
+    # then only a database name, which does not exist
+    with pytest.raises(Exception, match="TABLE_OR_VIEW_NOT_FOUND"):
+        spark_cluster.query(f"select * from parquet.`{spark_cluster.home}/spark/cluster/warehouse/raw.db/orders`",
+                            user=bi)
     assert spark_cluster.query("select count(*) > 0 from analytics.fct_orders", user=bi) == [(True,)]  # still there
     with pytest.raises(Exception, match="Error validating the login"):
         hive.connect(host="127.0.0.1", port=int(spark_cluster.env["CVW_SPARK_THRIFT_PORT"]), username=bi,
