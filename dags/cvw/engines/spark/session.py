@@ -111,6 +111,9 @@ def _quiet_pyspark() -> None:
     warnings.filterwarnings("ignore", message=_PANDAS_WARNING, category=FutureWarning)
     for name in ("py4j", "py4j.clientserver", "pyspark"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # PySpark logs every failed statement with its JVM stack at ERROR, also those the engine expects and handles
+    # (a table that does not exist yet); the error that stops a run reaches the caller as an exception
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
 
 
 def _existing_session() -> SparkSession | None:
