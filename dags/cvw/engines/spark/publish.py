@@ -12,7 +12,8 @@ Publish (write-audit-publish without multi-table transactions)
 
     What a reader sees (stated in the README and tested on the cluster, tests/engines/test_spark_cluster.py):
     - every statement sees each table whole, old or new, never a partly written one: a version's tables are
-      complete before any view points to them, and each view swap is one metastore update;
+      complete before any view points to them, and each view swap is one metastore update (`ALTER VIEW ... AS`;
+      `CREATE OR REPLACE VIEW` would drop and re-create it, and a reader in between finds no table);
     - a failed gate, a failed write or a crash before the swap leaves the published views untouched (a crash
       in the middle of the swap leaves some views on the new, gated version and the others on the previous
       one until the next publish repoints them all);
@@ -104,13 +105,13 @@ class SparkPublish:
         if not spark.catalog.databaseExists("analytics"):
             spark.sql("create database if not exists analytics")
         for table in HISTORY_TABLES:
-            spark.sql(f"create or replace view analytics.{table} as select * from {HISTORY_DB}.{table}")
+            self._point_view(f"analytics.{table}", f"select * from {HISTORY_DB}.{table}")
         for table in (*tables, "publish_log"):
-            spark.sql(f"create or replace view analytics.{table} as select * from {version}.{table}")
-        spark.sql(
-            "create or replace view analytics.published_version as select "
-            f"{_lit(version)} as version_database, as_of_date, run_id, published_at "
-            f"from {version}.publish_log where is_current"
+            self._point_view(f"analytics.{table}", f"select * from {version}.{table}")
+        self._point_view(
+            "analytics.published_version",
+            f"select {_lit(version)} as version_database, as_of_date, run_id, published_at "
+            f"from {version}.publish_log where is_current",
         )
         keep = {version, previous}
         for row in spark.sql("show databases").collect():
@@ -126,6 +127,15 @@ class SparkPublish:
         )
         log.info(result.summary())
         return result
+
+    def _point_view(self, name: str, select: str) -> None:
+        """Point a view at `select` in one metastore update: ALTER VIEW ... AS for an existing view. (Spark's
+        CREATE OR REPLACE VIEW drops the view and creates it again: a reader in between finds no table, as the
+        cluster test's reader did.)"""
+        if self.spark.catalog.tableExists(name):
+            self.spark.sql(f"alter view {name} as {select}")
+        else:
+            self.spark.sql(f"create view {name} as {select}")
 
     def _publish_history(self, table: str, as_of: date) -> int:
         """Overwrite D's partition of `analytics_history.<table>` from `history.<table>`; returns its rows."""
