@@ -16,9 +16,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -55,7 +54,6 @@ class Cluster:
 
     home: Path
     env: dict[str, str]
-    started: float = field(default_factory=time.monotonic)
 
     def script(self, command: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(["bash", str(SCRIPT), command], env={**os.environ, "CVW_HOME": str(self.home)},
